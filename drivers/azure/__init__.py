@@ -1,0 +1,1 @@
+"""The Azure Blob Storage driver (extra [azure]): azure-storage-blob block blobs."""

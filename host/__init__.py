@@ -1,0 +1,1 @@
+"""Serve any StorageDriver over the registry-storage protocol on stdin/stdout."""

@@ -1,0 +1,224 @@
+"""StorageDriver: the one interface every backend implements.
+
+The public methods are final: they validate paths and offsets once, for every driver, then call the protected
+``_``-prefixed methods a driver implements. Errors a driver raises without a driver name get ``self.name`` filled in.
+The full contract of each method is in the public method's docstring (and DESIGN.md section 3).
+"""
+
+from __future__ import annotations
+
+import abc
+import builtins
+from collections.abc import Generator, Iterator
+from contextlib import contextmanager
+from io import BufferedIOBase
+from types import TracebackType
+from typing import Any
+
+from registry_storage.errors import InvalidOffsetError, PathNotFoundError, StorageDriverError, UnsupportedMethodError
+from registry_storage.fileinfo import FileInfo
+from registry_storage.paths import ROOT, check_path
+from registry_storage.streams import ByteSource, iter_chunks
+
+INTERFACE_VERSION = "1.0"
+"""Version of the StorageDriver interface, ``"major.minor"``; the wire protocol's version follows it."""
+
+PathList = builtins.list[str]
+
+
+@contextmanager
+def _attributed(driver: str) -> Generator[None, None, None]:
+    """Fill in ``driver`` on any StorageDriverError that leaves the block without one."""
+    try:
+        yield
+    except StorageDriverError as error:
+        if not error.driver:
+            error.driver = driver
+        raise
+
+
+def _check_offset(path: str, offset: object) -> int:
+    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+        raise InvalidOffsetError(path, offset)
+    return offset
+
+
+class StorageDriver(abc.ABC):
+    """Filesystem-like key/value storage.
+
+    Every driver is thread-safe. Paths follow :mod:`registry_storage.paths`; an invalid path raises
+    :class:`~registry_storage.errors.InvalidPathError` before storage is touched. Directories exist only through
+    what lies below them.
+    """
+
+    name: str = "driver"
+    """The driver's registered name, used in errors and logs."""
+
+    # -- reading -----------------------------------------------------------------------------------------------
+
+    def get_content(self, path: str) -> bytes:
+        """Return the whole content of the file at ``path``.
+
+        Raises PathNotFoundError when nothing, or a directory, is at ``path``.
+        """
+        check_path(path)
+        with _attributed(self.name):
+            return self._get_content(path)
+
+    def read_stream(self, path: str, offset: int = 0) -> BufferedIOBase:
+        """Open the file at ``path`` for reading from byte ``offset``; the caller closes the stream.
+
+        An ``offset`` at or past the end gives a stream at EOF at once. Raises InvalidOffsetError for a negative
+        offset and PathNotFoundError when no file is at ``path`` (at any offset).
+        """
+        check_path(path)
+        with _attributed(self.name):
+            return self._read_stream(path, _check_offset(path, offset))
+
+    def stat(self, path: str) -> FileInfo:
+        """Describe ``path``: a file (its size and mod_time) or a directory (size 0); ``/`` is always a directory.
+
+        Raises PathNotFoundError when nothing is at or below ``path``.
+        """
+        check_path(path, allow_root=True)
+        with _attributed(self.name):
+            return self._stat(path)
+
+    def list(self, path: str) -> PathList:
+        """Return the absolute paths of the direct children of directory ``path``, sorted, without trailing slash.
+
+        ``list("/")`` always works (``[]`` on an empty store). Raises PathNotFoundError for a missing path or a file.
+        """
+        check_path(path, allow_root=True)
+        with _attributed(self.name):
+            return self._list(path)
+
+    def walk(self, path: str = ROOT) -> Iterator[FileInfo]:
+        """Yield every descendant of directory ``path``, depth-first, parent before children, siblings sorted.
+
+        Raises PathNotFoundError (at the call, not at the first item) when ``path`` is missing or a file.
+        """
+        check_path(path, allow_root=True)
+        with _attributed(self.name):
+            return self._walk(path)
+
+    # -- writing -----------------------------------------------------------------------------------------------
+
+    def put_content(self, path: str, content: bytes) -> None:
+        """Store ``content`` as the whole content of ``path``, creating parents; atomic for concurrent readers.
+
+        Raises PathConflictError when ``path`` is a directory or lies below a file.
+        """
+        check_path(path)
+        if not isinstance(content, (bytes, bytearray, memoryview)):
+            raise TypeError(f"content must be bytes, not {type(content).__name__}")
+        with _attributed(self.name):
+            self._put_content(path, bytes(content))
+
+    def write_stream(self, path: str, offset: int, reader: ByteSource) -> int:
+        """Write everything ``reader`` yields to ``path`` at ``offset``; return the number of bytes read.
+
+        The result is the old content cut or zero-extended to ``offset``, then every byte read. If the write is
+        interrupted after it began (the reader raises, the call is cancelled), the content is that base plus the
+        first k bytes read for some k, ``stat(path).size`` tells ``offset + k``, and the error propagates, so the
+        caller can resume from there. Raises InvalidOffsetError for a negative offset.
+        """
+        check_path(path)
+        with _attributed(self.name):
+            return self._write_stream(path, _check_offset(path, offset), iter_chunks(reader))
+
+    def move(self, source: str, destination: str) -> None:
+        """Move the file ``source`` to ``destination``, replacing it and creating its parents.
+
+        Raises PathNotFoundError(source) when source is missing, leaving destination untouched; PathConflictError,
+        before anything changes, when source is a directory or destination is a directory or lies below a file.
+        """
+        check_path(source)
+        check_path(destination)
+        with _attributed(self.name):
+            self._move(source, destination)
+
+    def delete(self, path: str) -> None:
+        """Delete the file or directory at ``path`` and everything below it (``/a`` never touches ``/ab``).
+
+        Raises PathNotFoundError when nothing is at ``path``.
+        """
+        check_path(path)
+        with _attributed(self.name):
+            self._delete(path)
+
+    def url_for(self, path: str, **options: Any) -> str:
+        """Return a URL a client can GET the content of ``path`` from.
+
+        Raises UnsupportedMethodError when the driver cannot make one.
+        """
+        check_path(path)
+        with _attributed(self.name):
+            return self._url_for(path, **options)
+
+    # -- lifecycle ---------------------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Release the driver's resources; the driver must not be used afterwards. Closing twice is harmless."""
+
+    def __enter__(self) -> StorageDriver:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r}>"
+
+    # -- what a driver implements; arguments are already validated -----------------------------------------------
+
+    @abc.abstractmethod
+    def _get_content(self, path: str) -> bytes: ...
+
+    @abc.abstractmethod
+    def _put_content(self, path: str, content: bytes) -> None: ...
+
+    @abc.abstractmethod
+    def _read_stream(self, path: str, offset: int) -> BufferedIOBase: ...
+
+    @abc.abstractmethod
+    def _write_stream(self, path: str, offset: int, chunks: Iterator[bytes]) -> int: ...
+
+    @abc.abstractmethod
+    def _stat(self, path: str) -> FileInfo: ...
+
+    @abc.abstractmethod
+    def _list(self, path: str) -> PathList: ...
+
+    @abc.abstractmethod
+    def _move(self, source: str, destination: str) -> None: ...
+
+    @abc.abstractmethod
+    def _delete(self, path: str) -> None: ...
+
+    def _walk(self, path: str) -> Iterator[FileInfo]:
+        """Derive walk from list and stat; drivers with a flat listing should do better."""
+        children = self._list(path)
+        return self._walk_children(children)
+
+    def _walk_children(self, children: PathList) -> Iterator[FileInfo]:
+        for child in children:
+            try:
+                info = self._stat(child)
+            except PathNotFoundError:
+                continue  # removed while walking
+            yield info
+            if info.is_dir:
+                try:
+                    grandchildren = self._list(child)
+                except PathNotFoundError:
+                    continue
+                yield from self._walk_children(grandchildren)
+
+    def _url_for(self, path: str, **options: Any) -> str:
+        raise UnsupportedMethodError("url_for")
