@@ -42,6 +42,7 @@ __all__ = [
     "PathConflictError",
     "PathNotFoundError",
     "ProtocolError",
+    "StorageDriver",
     "StorageDriverError",
     "UnsupportedMethodError",
     "__version__",

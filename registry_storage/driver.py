@@ -160,6 +160,7 @@ class StorageDriver(abc.ABC):
 
     def close(self) -> None:
         """Release the driver's resources; the driver must not be used afterwards. Closing twice is harmless."""
+        return
 
     def __enter__(self) -> StorageDriver:
         return self

@@ -42,9 +42,7 @@ class StorageDriverError(Exception):
         return (_rebuild, (type(self), self.message, self.driver, self.fields()))
 
 
-def _rebuild(
-    cls: type[StorageDriverError], message: str, driver: str, fields: dict[str, Any]
-) -> StorageDriverError:
+def _rebuild(cls: type[StorageDriverError], message: str, driver: str, fields: dict[str, Any]) -> StorageDriverError:
     error = cls(**fields, driver=driver)
     error.message = message
     return error
@@ -120,9 +118,7 @@ class UnsupportedMethodError(StorageDriverError):
 class InvalidParameterError(StorageDriverError):
     """A driver parameter is unknown or has a bad value; ``accepted`` lists the parameter names the driver takes."""
 
-    def __init__(
-        self, parameter: str, reason: str, accepted: list[str] | None = None, *, driver: str = ""
-    ) -> None:
+    def __init__(self, parameter: str, reason: str, accepted: list[str] | None = None, *, driver: str = "") -> None:
         text = f"parameter {parameter!r}: {reason}"
         if accepted is not None:
             text += f" (accepted parameters: {', '.join(sorted(accepted)) or 'none'})"

@@ -1,0 +1,193 @@
+"""Frames of the registry-storage protocol, sans I/O (protocol.md section 3).
+
+A frame is a header block, a JSON-RPC message of ``Content-Length`` bytes and an attachment of
+``Attachment-Length`` bytes. :func:`encode_frame` turns a message into bytes; :class:`FrameDecoder` turns bytes into
+events: :class:`Frame` for a good frame and :class:`FrameError` for a malformed or oversized one, after which it
+resynchronises as protocol.md prescribes. Nothing here reads or writes a file descriptor or starts a thread.
+
+For speed, an attachment (or a large message) can be read straight into its final buffer: when
+:meth:`FrameDecoder.read_target` returns a memoryview, the caller ``readinto``s it and reports the count with
+:meth:`FrameDecoder.filled`, and no byte is copied twice.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+MAX_HEADER_BYTES = 4096
+DEFAULT_MAX_MESSAGE_BYTES = 16 << 20
+DEFAULT_MAX_ATTACHMENT_BYTES = 256 << 20
+_TERMINATOR = b"\r\n\r\n"
+_RESYNC = re.compile(rb"(?:^|\n)content-length:", re.IGNORECASE)
+_DIRECT_READ_THRESHOLD = 64 << 10
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One decoded frame: the JSON-RPC message bytes and the attachment (``b""`` when none)."""
+
+    message: bytes
+    attachment: bytes | bytearray = b""
+
+
+@dataclass(frozen=True)
+class FrameError:
+    """A frame that could not be decoded; the receiver answers -32600 with ``reason`` and keeps serving."""
+
+    reason: str
+
+
+def encode_frame(message: bytes, attachment: bytes | bytearray | memoryview = b"") -> list[bytes | memoryview]:
+    """The pieces of one frame, in order, ready for ``os.writev`` or consecutive writes (attachment not copied)."""
+    if attachment:
+        header = b"Content-Length: %d\r\nAttachment-Length: %d\r\n\r\n" % (len(message), len(attachment))
+        return [header, message, memoryview(attachment)]
+    return [b"Content-Length: %d\r\n\r\n" % len(message), message]
+
+
+def _parse_header(block: bytes) -> tuple[int, int] | str:
+    """``(content_length, attachment_length)`` from a header block, or the reason it is malformed."""
+    lengths: dict[str, int] = {}
+    for line in block.split(b"\r\n"):
+        name, colon, value = line.partition(b":")
+        if not colon:
+            return f"malformed header line {line[:60]!r}"
+        key = name.strip().lower()
+        if key in (b"content-length", b"attachment-length"):
+            text = value.strip()
+            if not text.isdigit() or len(text) > 15:
+                return f"bad {key.decode()} {text[:20]!r}"
+            lengths[key.decode()] = int(text)
+    if "content-length" not in lengths:
+        return "header block without Content-Length"
+    return lengths["content-length"], lengths.get("attachment-length", 0)
+
+
+class FrameDecoder:
+    """Turns the bytes of one direction of the channel into :class:`Frame` and :class:`FrameError` events.
+
+    Feed bytes with :meth:`feed` (or :meth:`read_target` / :meth:`filled`), then call :meth:`next_event` until it
+    returns None (more bytes needed). A frame over the limits is reported and skipped without being stored.
+    """
+
+    def __init__(
+        self,
+        max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+        max_attachment_bytes: int = DEFAULT_MAX_ATTACHMENT_BYTES,
+    ) -> None:
+        self.max_message_bytes = max_message_bytes
+        self.max_attachment_bytes = max_attachment_bytes
+        self._buffer = bytearray()
+        self._resyncing = False
+        self._skip = 0
+        # the frame being assembled once its header is parsed
+        self._lengths: tuple[int, int] | None = None
+        self._body: bytearray | None = None
+        self._body_filled = 0
+
+    # -- input ---------------------------------------------------------------------------------------------------
+
+    def feed(self, data: bytes | bytearray | memoryview) -> None:
+        """Add received bytes."""
+        if data:
+            self._buffer += data
+
+    def read_target(self) -> memoryview | None:
+        """A buffer to read the rest of the current frame body straight into, or None to use :meth:`feed`.
+
+        Offered only while the buffer holds no unconsumed bytes and a large body is being assembled.
+        """
+        if self._body is None or self._buffer or self._skip:
+            return None
+        remaining = len(self._body) - self._body_filled
+        if remaining < _DIRECT_READ_THRESHOLD:
+            return None
+        return memoryview(self._body)[self._body_filled :]
+
+    def filled(self, count: int) -> None:
+        """Record that ``count`` bytes were read into the last :meth:`read_target`."""
+        self._body_filled += count
+
+    @property
+    def buffered(self) -> int:
+        """Bytes received but not yet consumed (for tests and diagnostics)."""
+        return len(self._buffer)
+
+    # -- output --------------------------------------------------------------------------------------------------
+
+    def next_event(self) -> Frame | FrameError | None:
+        """The next decoded event, or None when more bytes are needed."""
+        while True:
+            if self._skip:
+                dropped = min(self._skip, len(self._buffer))
+                del self._buffer[:dropped]
+                self._skip -= dropped
+                if self._skip:
+                    return None
+            if self._resyncing:
+                match = _RESYNC.search(self._buffer)
+                if match is None:
+                    keep = len(b"\ncontent-length:")
+                    del self._buffer[: max(0, len(self._buffer) - keep)]
+                    return None
+                start = match.start() + (1 if self._buffer[match.start() : match.start() + 1] == b"\n" else 0)
+                del self._buffer[:start]
+                self._resyncing = False
+            if self._lengths is None:
+                event = self._take_header()
+                if event is not None or self._lengths is None:
+                    return event
+            frame = self._take_body()
+            if frame is None:
+                return None
+            return frame
+
+    def _take_header(self) -> FrameError | None:
+        end = self._buffer.find(_TERMINATOR, 0, MAX_HEADER_BYTES + len(_TERMINATOR))
+        if end < 0:
+            if len(self._buffer) > MAX_HEADER_BYTES:
+                self._resyncing = True
+                del self._buffer[:1]
+                return FrameError(f"header block longer than {MAX_HEADER_BYTES} bytes")
+            return None
+        parsed = _parse_header(bytes(self._buffer[:end]))
+        del self._buffer[: end + len(_TERMINATOR)]
+        if isinstance(parsed, str):
+            self._resyncing = True
+            return FrameError(parsed)
+        content_length, attachment_length = parsed
+        if content_length > self.max_message_bytes or attachment_length > self.max_attachment_bytes:
+            self._skip = content_length + attachment_length
+            which = "message" if content_length > self.max_message_bytes else "attachment"
+            limit = self.max_message_bytes if which == "message" else self.max_attachment_bytes
+            size = content_length if which == "message" else attachment_length
+            return FrameError(f"frame too large: {which} of {size} bytes exceeds the limit of {limit} bytes")
+        self._lengths = parsed
+        self._body = bytearray(content_length + attachment_length)
+        self._body_filled = 0
+        return None
+
+    def _take_body(self) -> Frame | None:
+        assert self._body is not None
+        assert self._lengths is not None
+        wanted = len(self._body) - self._body_filled
+        if wanted and self._buffer:
+            taken = min(wanted, len(self._buffer))
+            self._body[self._body_filled : self._body_filled + taken] = self._buffer[:taken]
+            del self._buffer[:taken]
+            self._body_filled += taken
+        if self._body_filled < len(self._body):
+            return None
+        content_length, _ = self._lengths
+        body = self._body
+        self._lengths = None
+        self._body = None
+        self._body_filled = 0
+        if len(body) == content_length:
+            return Frame(bytes(body))
+        view = memoryview(body)
+        message = bytes(view[:content_length])
+        del view
+        del body[:content_length]
+        return Frame(message, body)
