@@ -101,6 +101,18 @@ def _in_process_factory(name: str) -> DriverFactory | None:
     return loaded  # type: ignore[no-any-return]
 
 
+def create_in_process(name: str, parameters: Mapping[str, Any] | None = None) -> StorageDriver:
+    """Create the in-process driver ``name`` (registered or installed), never spawning an executable.
+
+    Raises InvalidStorageDriverError when no in-process driver has that name; the driver's own errors for bad
+    parameters (InvalidParameterError) propagate.
+    """
+    factory = _in_process_factory(name)
+    if factory is None:
+        raise InvalidStorageDriverError(name, "no in-process driver registered or installed under that name")
+    return factory(dict(parameters or {}))
+
+
 def launch_executable(executable: str, name: str, parameters: Mapping[str, Any]) -> StorageDriver:
     """Run ``executable`` as the out-of-process driver ``name`` through the installed launcher."""
     launchers = _entry_points(LAUNCHER_GROUP)
