@@ -61,8 +61,8 @@ class StorageDriver(abc.ABC):
 
         Raises PathNotFoundError when nothing, or a directory, is at ``path``.
         """
-        check_path(path)
         with _attributed(self.name):
+            check_path(path)
             return self._get_content(path)
 
     def read_stream(self, path: str, offset: int = 0) -> BufferedIOBase:
@@ -71,8 +71,8 @@ class StorageDriver(abc.ABC):
         An ``offset`` at or past the end gives a stream at EOF at once. Raises InvalidOffsetError for a negative
         offset and PathNotFoundError when no file is at ``path`` (at any offset).
         """
-        check_path(path)
         with _attributed(self.name):
+            check_path(path)
             return self._read_stream(path, _check_offset(path, offset))
 
     def stat(self, path: str) -> FileInfo:
@@ -80,8 +80,8 @@ class StorageDriver(abc.ABC):
 
         Raises PathNotFoundError when nothing is at or below ``path``.
         """
-        check_path(path, allow_root=True)
         with _attributed(self.name):
+            check_path(path, allow_root=True)
             return self._stat(path)
 
     def list(self, path: str) -> PathList:
@@ -89,8 +89,8 @@ class StorageDriver(abc.ABC):
 
         ``list("/")`` always works (``[]`` on an empty store). Raises PathNotFoundError for a missing path or a file.
         """
-        check_path(path, allow_root=True)
         with _attributed(self.name):
+            check_path(path, allow_root=True)
             return self._list(path)
 
     def walk(self, path: str = ROOT) -> Iterator[FileInfo]:
@@ -98,8 +98,8 @@ class StorageDriver(abc.ABC):
 
         Raises PathNotFoundError (at the call, not at the first item) when ``path`` is missing or a file.
         """
-        check_path(path, allow_root=True)
         with _attributed(self.name):
+            check_path(path, allow_root=True)
             return self._walk(path)
 
     # -- writing -----------------------------------------------------------------------------------------------
@@ -109,10 +109,10 @@ class StorageDriver(abc.ABC):
 
         Raises PathConflictError when ``path`` is a directory or lies below a file.
         """
-        check_path(path)
-        if not isinstance(content, (bytes, bytearray, memoryview)):
-            raise TypeError(f"content must be bytes, not {type(content).__name__}")
         with _attributed(self.name):
+            check_path(path)
+            if not isinstance(content, (bytes, bytearray, memoryview)):
+                raise TypeError(f"content must be bytes, not {type(content).__name__}")
             self._put_content(path, bytes(content))
 
     def write_stream(self, path: str, offset: int, reader: ByteSource) -> int:
@@ -123,8 +123,8 @@ class StorageDriver(abc.ABC):
         first k bytes read for some k, ``stat(path).size`` tells ``offset + k``, and the error propagates, so the
         caller can resume from there. Raises InvalidOffsetError for a negative offset.
         """
-        check_path(path)
         with _attributed(self.name):
+            check_path(path)
             return self._write_stream(path, _check_offset(path, offset), iter_chunks(reader))
 
     def move(self, source: str, destination: str) -> None:
@@ -133,9 +133,9 @@ class StorageDriver(abc.ABC):
         Raises PathNotFoundError(source) when source is missing, leaving destination untouched; PathConflictError,
         before anything changes, when source is a directory or destination is a directory or lies below a file.
         """
-        check_path(source)
-        check_path(destination)
         with _attributed(self.name):
+            check_path(source)
+            check_path(destination)
             self._move(source, destination)
 
     def delete(self, path: str) -> None:
@@ -143,8 +143,8 @@ class StorageDriver(abc.ABC):
 
         Raises PathNotFoundError when nothing is at ``path``.
         """
-        check_path(path)
         with _attributed(self.name):
+            check_path(path)
             self._delete(path)
 
     def url_for(self, path: str, **options: Any) -> str:
@@ -152,8 +152,8 @@ class StorageDriver(abc.ABC):
 
         Raises UnsupportedMethodError when the driver cannot make one.
         """
-        check_path(path)
         with _attributed(self.name):
+            check_path(path)
             return self._url_for(path, **options)
 
     # -- lifecycle ---------------------------------------------------------------------------------------------
