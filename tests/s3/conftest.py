@@ -1,0 +1,185 @@
+"""A moto S3 server process on 127.0.0.1 for the S3 driver tests, started once per session and always stopped.
+
+Each test gets a store reset to empty and a bucket of its own; drivers reach the server through ``regionendpoint``
+with dummy credentials.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+import registry_storage
+from registry_storage.driver import StorageDriver
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+MIB = 1 << 20
+START_TIMEOUT = 60.0
+STOP_TIMEOUT = 10.0
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return int(response.status) < 500
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(STOP_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(STOP_TIMEOUT)
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The URL of a moto server process listening on 127.0.0.1 (stopped, and killed if need be, at the end)."""
+    executable = Path(sys.executable).with_name("moto_server")
+    if not executable.exists():
+        pytest.fail(f"moto_server is not installed beside {sys.executable} (install moto[server])", pytrace=False)
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    workdir = tmp_path_factory.mktemp("moto")
+    environment = {**os.environ, "MOTO_RECORDER_FILEPATH": str(workdir / "recording.jsonl")}
+    with tempfile.TemporaryFile() as output:
+        process = subprocess.Popen(
+            [str(executable), "-H", "127.0.0.1", "-p", str(port)],
+            cwd=workdir,
+            env=environment,
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            deadline = time.monotonic() + START_TIMEOUT
+            while not _answers(f"{url}/moto-api/"):
+                if process.poll() is not None or time.monotonic() > deadline:
+                    _stop(process)
+                    output.seek(0)
+                    log = output.read().decode(errors="replace")[-4000:]
+                    pytest.fail(f"moto_server did not start on {url}:\n{log}", pytrace=False)
+                time.sleep(0.1)
+            yield url
+        finally:
+            _stop(process)
+
+
+@pytest.fixture(scope="session")
+def s3_admin(moto_endpoint: str) -> S3Client:
+    """A plain boto3 client on the moto server, to set up and inspect what the driver cannot show."""
+    import boto3
+
+    return boto3.client(
+        "s3",
+        endpoint_url=moto_endpoint,
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+        region_name="us-east-1",
+    )
+
+
+def _moto_api(endpoint: str, action: str) -> bytes:
+    method = "GET" if action.startswith("recorder/download") else "POST"
+    request = urllib.request.Request(
+        f"{endpoint}/moto-api/{action}", method=method, data=None if method == "GET" else b""
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        body: bytes = response.read()
+        return body
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """One HTTP request the moto server received."""
+
+    method: str
+    url: str
+    headers: dict[str, str]
+
+    def header(self, name: str) -> str | None:
+        """The value of header ``name`` (any case), or None."""
+        return next((value for key, value in self.headers.items() if key.lower() == name.lower()), None)
+
+
+RequestRecorder = Callable[[], AbstractContextManager[list[RecordedRequest]]]
+
+
+@pytest.fixture
+def recorded_requests(moto_endpoint: str) -> RequestRecorder:
+    """``with recorded_requests() as requests:`` fills ``requests`` with what the server received in the block."""
+
+    @contextmanager
+    def record() -> Iterator[list[RecordedRequest]]:
+        requests: list[RecordedRequest] = []
+        _moto_api(moto_endpoint, "recorder/reset-recording")
+        _moto_api(moto_endpoint, "recorder/start-recording")
+        try:
+            yield requests
+        finally:
+            _moto_api(moto_endpoint, "recorder/stop-recording")
+            for line in _moto_api(moto_endpoint, "recorder/download-recording").decode().splitlines():
+                entry = json.loads(line)
+                requests.append(RecordedRequest(entry["method"], entry["url"], dict(entry.get("headers", {}))))
+            _moto_api(moto_endpoint, "recorder/reset-recording")
+
+    return record
+
+
+@pytest.fixture
+def bucket(moto_endpoint: str, s3_admin: S3Client) -> str:
+    """A new, empty bucket on a server reset to empty (so large objects of earlier tests do not pile up)."""
+    _moto_api(moto_endpoint, "reset")
+    name = f"registry-{uuid.uuid4().hex[:12]}"
+    s3_admin.create_bucket(Bucket=name)
+    return name
+
+
+@pytest.fixture
+def s3_parameters(moto_endpoint: str, bucket: str) -> dict[str, Any]:
+    """Parameters of a driver on ``bucket``, as an operator would write them (JSON values and strings mixed)."""
+    return {
+        "bucket": bucket,
+        "region": "us-east-1",
+        "regionendpoint": moto_endpoint,
+        "accesskey": "test",
+        "secretkey": "test",
+        "chunksize": str(5 * MIB),
+        "forcepathstyle": "true",
+    }
+
+
+@pytest.fixture
+def s3_driver(s3_parameters: dict[str, Any]) -> Iterator[StorageDriver]:
+    """An S3 driver, made by the factory, on a fresh bucket; closed after the test."""
+    with registry_storage.create("s3", s3_parameters) as driver:
+        yield driver
