@@ -10,24 +10,44 @@ import argparse
 import sys
 import traceback
 from collections.abc import Sequence
+from typing import NoReturn, cast
 
 from registry_storage import __version__
-from registry_storage.cli import check
+from registry_storage.cli import browse, check, files, listing, transfer
+from registry_storage.cli.output import BrokenOutputError, one_line
 from registry_storage.cli.selection import UsageError
 from registry_storage.errors import InvalidParameterError, InvalidStorageDriverError, PathNotFoundError
 
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
 EXIT_NOT_FOUND = 3
+EXIT_BROKEN_PIPE = 141
+PROGRAM = "registry-storage"
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line, ``registry-storage: <message>``, with status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        command = self.prog.removeprefix(PROGRAM).strip()
+        where = f"{command}: " if command else ""
+        self.exit(EXIT_USAGE, f"{PROGRAM}: {where}{message} (see {self.prog} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
-    parser = argparse.ArgumentParser(prog="registry-storage", description=__doc__)
+    parser = _Parser(prog=PROGRAM, description=__doc__)
     parser.add_argument("--version", action="version", version=f"registry-storage {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
-    subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
+    subparsers = cast(
+        "argparse._SubParsersAction[argparse.ArgumentParser]",
+        parser.add_subparsers(title="commands", metavar="COMMAND"),
+    )
     check.add_parser(subparsers)
+    browse.add_parsers(subparsers)
+    files.add_parsers(subparsers)
+    transfer.add_parsers(subparsers)
+    listing.add_parser(subparsers)
     return parser
 
 
@@ -44,11 +64,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(args, error, EXIT_USAGE)
     except (InvalidParameterError, InvalidStorageDriverError) as error:
         return _fail(args, error, EXIT_USAGE)
-    except PathNotFoundError as error:
+    except (PathNotFoundError, FileNotFoundError) as error:
         return _fail(args, error, EXIT_NOT_FOUND)
+    except BrokenOutputError:
+        return EXIT_BROKEN_PIPE
     except KeyboardInterrupt:
         return 130
-    except Exception as error:  # noqa: BLE001 - the CLI's promise: one line, no traceback, unless --debug
+    except Exception as error:  # the CLI's promise: one line, no traceback, unless --debug
         return _fail(args, error, EXIT_FAILURE)
     return status
 
@@ -56,7 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _fail(args: argparse.Namespace, error: BaseException, status: int) -> int:
     if args.debug:
         traceback.print_exception(error)
-    print(f"registry-storage: {error}", file=sys.stderr)
+    print(f"registry-storage: {one_line(error)}", file=sys.stderr)
     return status
 
 
