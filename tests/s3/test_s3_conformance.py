@@ -1,4 +1,4 @@
-"""The whole conformance suite against the S3 driver, in process, on a moto server."""
+"""The whole conformance suite against the S3 driver on a moto server, in process and over the protocol."""
 
 from __future__ import annotations
 
@@ -18,4 +18,14 @@ class TestS3Conformance(ConformanceSuite):
     @pytest.fixture
     def storage_driver(self, s3_parameters: dict[str, Any]) -> Iterator[StorageDriver]:
         with registry_storage.create("s3", {**s3_parameters, "rootdirectory": "/registry/v2"}) as driver:
+            yield driver
+
+
+class TestS3ConformanceOverTheProtocol(ConformanceSuite):
+    """Every conformance check through the client proxy to ``registry-storage-s3`` reaching moto as a child."""
+
+    @pytest.fixture
+    def storage_driver(self, s3_parameters: dict[str, Any]) -> Iterator[StorageDriver]:
+        parameters = {**s3_parameters, "rootdirectory": "/registry/v2"}
+        with registry_storage.create("s3", parameters, out_of_process=True) as driver:
             yield driver
