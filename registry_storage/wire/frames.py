@@ -19,7 +19,7 @@ MAX_HEADER_BYTES = 4096
 DEFAULT_MAX_MESSAGE_BYTES = 16 << 20
 DEFAULT_MAX_ATTACHMENT_BYTES = 256 << 20
 _TERMINATOR = b"\r\n\r\n"
-_RESYNC = re.compile(rb"(?:^|\n)content-length:", re.IGNORECASE)
+_RESYNC = re.compile(rb"content-length:", re.IGNORECASE)
 _DIRECT_READ_THRESHOLD = 64 << 10
 
 
@@ -96,7 +96,8 @@ class FrameDecoder:
     def read_target(self) -> memoryview | None:
         """A buffer to read the rest of the current frame body straight into, or None to use :meth:`feed`.
 
-        Offered only while the buffer holds no unconsumed bytes and a large body is being assembled.
+        Offered only while the buffer holds no unconsumed bytes and a large body is being assembled. Release the view
+        (``view.release()``) before the next :meth:`next_event`, which may resize the buffer behind it.
         """
         if self._body is None or self._buffer or self._skip:
             return None
@@ -128,11 +129,10 @@ class FrameDecoder:
             if self._resyncing:
                 match = _RESYNC.search(self._buffer)
                 if match is None:
-                    keep = len(b"\ncontent-length:")
+                    keep = len(b"content-length:") - 1  # a partial match at the end
                     del self._buffer[: max(0, len(self._buffer) - keep)]
                     return None
-                start = match.start() + (1 if self._buffer[match.start() : match.start() + 1] == b"\n" else 0)
-                del self._buffer[:start]
+                del self._buffer[: match.start()]
                 self._resyncing = False
             if self._lengths is None:
                 event = self._take_header()

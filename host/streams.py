@@ -1,0 +1,389 @@
+"""The host's open streams (protocol.md section 7).
+
+Every stream has its own :class:`SerialWorker`: the requests naming one stream run there one at a time, in arrival
+order, so a slow stream (or one waiting for flow control) never blocks other calls or the shared pool.
+
+- A :class:`ReadStream` pulls: each ``stream.read`` reads the next chunk from the driver's stream into a buffer the
+  stream reuses (the answer is written before the next request of the stream runs).
+- A :class:`WriteStream` runs the driver's ``write_stream`` in a dedicated thread, fed by a small bounded queue of
+  chunks; ``stream.write`` returns once its chunk is in the queue. Cancelling makes the chunk iterator raise
+  :class:`~registry_storage.errors.OperationCancelledError`, so the driver keeps the base plus a prefix.
+
+:class:`StreamTable` numbers the streams, enforces ``max_streams`` and ``stream_window`` (error 1009, raised as
+:class:`~registry_storage.errors.ProtocolError`), and cancels whatever is still open when the session ends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from io import BufferedIOBase
+
+from registry_storage.driver import StorageDriver
+from registry_storage.errors import OperationCancelledError, ProtocolError, StorageDriverError
+from registry_storage.wire import Limits
+
+logger = logging.getLogger("registry_storage.host")
+
+WRITE_QUEUE_CHUNKS = 2
+"""Chunks a write stream accepts ahead of the driver's write."""
+
+Job = Callable[[], None]
+
+
+class StreamFailedError(Exception):
+    """A stream's driver call failed unexpectedly (not with a StorageDriverError); already logged with traceback."""
+
+
+class SerialWorker:
+    """Runs submitted jobs one at a time, in submission order, on a thread of its own.
+
+    After :meth:`close` it runs what was already submitted and then its thread ends. A job must not raise.
+    """
+
+    def __init__(self, name: str) -> None:
+        self._jobs: deque[Job] = deque()
+        self._ready = threading.Condition(threading.Lock())
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def submit(self, job: Job) -> None:
+        """Queue ``job`` behind the jobs already submitted."""
+        with self._ready:
+            self._jobs.append(job)
+            self._ready.notify()
+
+    def close(self) -> None:
+        """Accept no more jobs; the thread ends once the queue is empty."""
+        with self._ready:
+            self._closed = True
+            self._ready.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._ready:
+                while not self._jobs and not self._closed:
+                    self._ready.wait()
+                if not self._jobs:
+                    return
+                job = self._jobs.popleft()
+            job()
+
+
+class Stream:
+    """What read and write streams share: an id, a path, a serial worker and a count of requests in flight."""
+
+    kind = "stream"
+
+    def __init__(self, stream_id: int, path: str) -> None:
+        self.id = stream_id
+        self.path = path
+        self.worker = SerialWorker(f"registry-storage-stream-{stream_id}")
+        self.in_flight = 0
+        """``stream.read``/``stream.write`` requests routed to this stream and not answered yet (table lock)."""
+
+    def interrupt(self) -> None:
+        """Stop the stream early without waiting (safe from any thread); the next request sees it cancelled."""
+        raise NotImplementedError
+
+    def finish(self, timeout: float | None = None) -> None:
+        """End the stream as cancelled and release its resources, waiting at most ``timeout`` seconds."""
+        raise NotImplementedError
+
+
+class ReadStream(Stream):
+    """A driver read stream served by pulls of at most ``size`` bytes."""
+
+    kind = "read"
+
+    def __init__(self, stream_id: int, path: str, source: BufferedIOBase) -> None:
+        super().__init__(stream_id, path)
+        self._source = source
+        self._buffer = bytearray()
+        self._cancelled = False
+
+    def read(self, size: int) -> tuple[memoryview, bool]:
+        """The next bytes (at most ``size``) and whether the end was reached.
+
+        The returned view stays valid until the next call; only this stream's worker calls it. Raises
+        OperationCancelledError once interrupted, and whatever the driver's stream raises.
+        """
+        if self._cancelled:
+            raise OperationCancelledError("read_stream")
+        if len(self._buffer) < size:
+            self._buffer = bytearray(size)
+        view = memoryview(self._buffer)[:size]
+        filled = 0
+        while filled < size:
+            count = self._source.readinto(view[filled:])
+            if not count:
+                return view[:filled], True
+            filled += count
+        return view, False
+
+    def interrupt(self) -> None:
+        self._cancelled = True
+
+    def finish(self, timeout: float | None = None) -> None:
+        self._cancelled = True
+        try:
+            self._source.close()
+        except Exception:
+            logger.exception("closing read stream %d of %s failed", self.id, self.path)
+
+
+class WriteStream(Stream):
+    """A driver ``write_stream`` running in its own thread, fed chunk by chunk."""
+
+    kind = "write"
+
+    def __init__(self, stream_id: int, path: str, offset: int, driver: StorageDriver) -> None:
+        super().__init__(stream_id, path)
+        self._queue: deque[bytes | bytearray | memoryview] = deque()
+        self._changed = threading.Condition(threading.Lock())
+        self._started = False
+        self._ended = False
+        self._cancelled = False
+        self._finished = False
+        self._written = 0
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(
+            target=self._write,
+            args=(driver, path, offset),
+            name=f"registry-storage-write-{stream_id}",
+            daemon=True,
+        )
+
+    def start(self) -> None:
+        """Start the driver's write and wait until it asks for its first chunk.
+
+        Raises what the driver raised if it failed before that (an invalid offset, a path conflict...).
+        """
+        self._thread.start()
+        with self._changed:
+            while not self._started and not self._finished:
+                self._changed.wait()
+            if self._finished and self._error is not None:
+                raise self._error
+
+    def put(self, chunk: bytes | bytearray | memoryview) -> None:
+        """Hand ``chunk`` to the write, waiting while the queue is full.
+
+        Raises OperationCancelledError once the stream was cancelled, and the write's error once it failed.
+        """
+        with self._changed:
+            while len(self._queue) >= WRITE_QUEUE_CHUNKS and not self._cancelled and not self._finished:
+                self._changed.wait()
+            self._check_usable()
+            if chunk:
+                self._queue.append(chunk)
+                self._changed.notify_all()
+
+    def close(self) -> int:
+        """End the content, wait for the write to finish and return the bytes written; raises the write's error."""
+        with self._changed:
+            if not self._cancelled:
+                self._ended = True
+                self._changed.notify_all()
+        self._thread.join()
+        with self._changed:
+            self._check_usable()
+            return self._written
+
+    def interrupt(self) -> None:
+        with self._changed:
+            self._cancelled = True
+            self._changed.notify_all()
+
+    def finish(self, timeout: float | None = None) -> None:
+        self.interrupt()
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            logger.warning("write stream %d of %s did not stop within %s s", self.id, self.path, timeout)
+
+    def _check_usable(self) -> None:
+        """Raise the reason the stream cannot take more (cancelled, failed); the condition's lock is held."""
+        if self._cancelled:
+            raise OperationCancelledError("write_stream")
+        if self._error is not None:
+            raise self._error
+        if self._finished and not self._ended:
+            raise ProtocolError(f"the write of stream {self.id} ended before its content did")
+
+    def _chunks(self) -> Iterator[bytes]:
+        """The chunks as they arrive; raises OperationCancelledError when the stream is cancelled."""
+        while True:
+            with self._changed:
+                if not self._started:
+                    self._started = True
+                    self._changed.notify_all()
+                while not self._queue and not self._ended and not self._cancelled:
+                    self._changed.wait()
+                if self._cancelled:
+                    raise OperationCancelledError("write_stream")
+                if not self._queue:
+                    return
+                chunk = self._queue.popleft()
+                self._changed.notify_all()
+            yield bytes(chunk)
+
+    def _write(self, driver: StorageDriver, path: str, offset: int) -> None:
+        error: BaseException | None = None
+        written = 0
+        try:
+            written = driver.write_stream(path, offset, self._chunks())
+        except StorageDriverError as failure:
+            error = failure
+        except Exception as failure:
+            logger.error("write stream %d of %s failed", self.id, path, exc_info=failure)
+            error = StreamFailedError()
+        with self._changed:
+            self._written = written
+            self._error = error
+            self._finished = True
+            self._queue.clear()
+            self._changed.notify_all()
+
+
+class StreamTable:
+    """The open streams of one session, by id.
+
+    Ids start at 1 and are never reused. Opening raises ProtocolError (1009) when ``max_streams`` are open;
+    :meth:`route` refuses a ``stream.read``/``stream.write`` beyond ``stream_window`` in flight.
+    """
+
+    def __init__(self, driver: StorageDriver, limits: Limits) -> None:
+        self._driver = driver
+        self._limits = limits
+        self._lock = threading.Lock()
+        self._streams: dict[int, Stream] = {}
+        self._reserved = 0
+        self._next_id = 1
+
+    # -- opening ---------------------------------------------------------------------------------------------------
+
+    def open_read(self, path: str, offset: int) -> int:
+        """Open the driver's read stream of ``path`` at ``offset``; returns the new stream id."""
+        stream_id = self._reserve()
+        try:
+            source = self._driver.read_stream(path, offset)
+        except BaseException:
+            self._release()
+            raise
+        return self._register(ReadStream(stream_id, path, source))
+
+    def open_write(self, path: str, offset: int) -> int:
+        """Start the driver's write stream to ``path`` at ``offset``; returns the new stream id.
+
+        Raises what the driver raised before asking for content (an invalid offset, a path conflict...).
+        """
+        stream_id = self._reserve()
+        stream = WriteStream(stream_id, path, offset, self._driver)
+        try:
+            stream.start()
+        except BaseException:
+            stream.worker.close()
+            self._release()
+            raise
+        return self._register(stream)
+
+    def _reserve(self) -> int:
+        with self._lock:
+            if len(self._streams) + self._reserved >= self._limits.max_streams:
+                raise ProtocolError(f"too many open streams (max_streams is {self._limits.max_streams})")
+            self._reserved += 1
+            stream_id = self._next_id
+            self._next_id += 1
+            return stream_id
+
+    def _release(self) -> None:
+        with self._lock:
+            self._reserved -= 1
+
+    def _register(self, stream: Stream) -> int:
+        with self._lock:
+            self._reserved -= 1
+            self._streams[stream.id] = stream
+        return stream.id
+
+    # -- requests --------------------------------------------------------------------------------------------------
+
+    def route(self, stream_id: object, job: Job, *, counted: bool) -> bool | None:
+        """Queue ``job`` on the worker of stream ``stream_id``.
+
+        Returns True when queued, None when no such stream is open (the caller serves the request elsewhere, where
+        it finds the stream unknown), and False when ``counted`` (a ``stream.read``/``stream.write``) would exceed
+        ``stream_window``: the job is not queued (the caller answers 1009, then interrupts a write stream).
+        """
+        if not isinstance(stream_id, int) or isinstance(stream_id, bool):
+            return None
+        with self._lock:
+            stream = self._streams.get(stream_id)
+            if stream is None:
+                return None
+            if counted:
+                if stream.in_flight >= self._limits.stream_window:
+                    return False
+                stream.in_flight += 1
+            stream.worker.submit(job)
+            return True
+
+    def answered(self, stream_id: object) -> None:
+        """Record that a counted request of ``stream_id`` was answered."""
+        with self._lock:
+            stream = self._streams.get(stream_id) if isinstance(stream_id, int) else None
+            if stream is not None and stream.in_flight:
+                stream.in_flight -= 1
+
+    def interrupt(self, stream_id: object, kind: type[Stream] = Stream) -> None:
+        """Cancel stream ``stream_id`` (if it is a ``kind``) without waiting: for ``stream.cancel``, ``$/cancel`` of
+        one of its queued requests, or an excess write."""
+        with self._lock:
+            stream = self._streams.get(stream_id) if isinstance(stream_id, int) else None
+        if isinstance(stream, kind):
+            stream.interrupt()
+
+    def get(self, stream_id: int, kind: type[Stream] = Stream) -> Stream:
+        """The open stream ``stream_id`` of type ``kind``; raises ProtocolError (1009) for any other id."""
+        with self._lock:
+            stream = self._streams.get(stream_id)
+        if not isinstance(stream, kind):
+            raise ProtocolError(f"unknown stream {stream_id}")
+        return stream
+
+    def find(self, stream_id: int) -> Stream | None:
+        """The open stream ``stream_id``, or None."""
+        with self._lock:
+            return self._streams.get(stream_id)
+
+    def remove(self, stream: Stream) -> None:
+        """Forget ``stream``: later requests naming it find it unknown; its worker ends after its queue."""
+        with self._lock:
+            if self._streams.get(stream.id) is stream:
+                del self._streams[stream.id]
+            stream.worker.close()
+
+    def finish_all(self, timeout: float) -> None:
+        """Cancel every open stream (write streams keep base + prefix), waiting at most ``timeout`` seconds overall."""
+        with self._lock:
+            streams = list(self._streams.values())
+            self._streams.clear()
+        deadline = time.monotonic() + timeout
+        for stream in streams:
+            stream.interrupt()
+        for stream in streams:
+            with contextlib.suppress(Exception):
+                stream.finish(max(0.0, deadline - time.monotonic()))
+            stream.worker.close()
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._streams)
+
+
+__all__ = ["ReadStream", "SerialWorker", "Stream", "StreamFailedError", "StreamTable", "WriteStream"]
