@@ -23,6 +23,7 @@ setup: $(STAMP) $(TOOLS)/node_modules/.bin/azurite-blob
 ## demo: set up, then run the main job.
 demo: $(STAMP)
 	$(BIN)/python examples/demo.py
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/registry-storage check
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -28,8 +28,10 @@ from registry_storage.errors import InvalidStorageDriverError
 DriverFactory = Callable[[Mapping[str, Any]], StorageDriver]
 """Builds a driver from its parameters; raises InvalidParameterError for bad ones."""
 
-Launcher = Callable[[str, str, Mapping[str, Any]], StorageDriver]
-"""Runs ``executable`` as driver ``name`` with ``parameters`` and returns a proxy for it."""
+Launcher = Callable[..., StorageDriver]
+"""``launcher(executable, name, parameters, **options)`` runs ``executable`` as driver ``name`` and returns a proxy.
+
+The options are the launcher's own (the client's: ``timeout``, ``restart``, ``secret_parameters``...)."""
 
 DRIVER_GROUP = "registry_storage.drivers"
 LAUNCHER_GROUP = "registry_storage.launchers"
@@ -113,20 +115,28 @@ def create_in_process(name: str, parameters: Mapping[str, Any] | None = None) ->
     return factory(dict(parameters or {}))
 
 
-def launch_executable(executable: str, name: str, parameters: Mapping[str, Any]) -> StorageDriver:
-    """Run ``executable`` as the out-of-process driver ``name`` through the installed launcher."""
+def launch_executable(executable: str, name: str, parameters: Mapping[str, Any], **options: Any) -> StorageDriver:
+    """Run ``executable`` as the out-of-process driver ``name`` through the installed launcher, with its options."""
     launchers = _entry_points(LAUNCHER_GROUP)
     if not launchers:
         raise InvalidStorageDriverError(name, f"found {executable} but no launcher is installed to run it")
     launcher: Launcher = launchers[sorted(launchers)[0]].load()
-    return launcher(executable, name, parameters)
+    return launcher(executable, name, parameters, **options)
 
 
-def create(name: str, parameters: Mapping[str, Any] | None = None, *, out_of_process: bool = False) -> StorageDriver:
+def create(
+    name: str,
+    parameters: Mapping[str, Any] | None = None,
+    *,
+    out_of_process: bool = False,
+    **launch_options: Any,
+) -> StorageDriver:
     """Create the driver called ``name`` with ``parameters`` (a JSON-like mapping).
 
-    Raises InvalidStorageDriverError, saying what was looked for, when no driver has that name, and whatever the
-    driver raises for bad parameters (InvalidParameterError).
+    ``launch_options`` go to the launcher when the driver runs out of process (for the client: ``timeout``,
+    ``restart``, ``secret_parameters``...); an in-process driver ignores them. Raises InvalidStorageDriverError,
+    saying what was looked for, when no driver has that name, and whatever the driver raises for bad parameters
+    (InvalidParameterError).
     """
     if not isinstance(name, str) or not name:
         raise InvalidStorageDriverError(str(name), "a driver name must be a non-empty string")
@@ -142,4 +152,4 @@ def create(name: str, parameters: Mapping[str, Any] | None = None, *, out_of_pro
         if not out_of_process:
             looked = f"no in-process driver registered or installed under that name, and {looked}"
         raise InvalidStorageDriverError(name, looked)
-    return launch_executable(executable, name, parameters)
+    return launch_executable(executable, name, parameters, **launch_options)

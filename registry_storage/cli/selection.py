@@ -130,11 +130,14 @@ def spec_from_args(args: argparse.Namespace, prefix: str = "", default: DriverSp
     raise UsageError(f"choose a driver with --{prefix}driver, --{prefix}exec or --{prefix}config")
 
 
-def open_driver(spec: DriverSpec) -> StorageDriver:
-    """Create the driver ``spec`` describes; raises InvalidStorageDriverError or the driver's parameter errors."""
+def open_driver(spec: DriverSpec, **launch_options: Any) -> StorageDriver:
+    """Create the driver ``spec`` describes; ``launch_options`` shape a child's proxy (``timeout``...).
+
+    Raises InvalidStorageDriverError or the driver's parameter errors.
+    """
     if spec.executable:
         name = os.path.basename(spec.executable).removeprefix("registry-storage-")
-        return launch_executable(spec.executable, name, spec.parameters)
+        return launch_executable(spec.executable, name, spec.parameters, **launch_options)
     if not spec.name:
         raise InvalidStorageDriverError("", "no driver name given")
-    return create(spec.name, spec.parameters, out_of_process=spec.out_of_process)
+    return create(spec.name, spec.parameters, out_of_process=spec.out_of_process, **launch_options)
