@@ -4,14 +4,15 @@ Threading model (leader/follower on a bounded thread pool of ``workers + 1`` thr
 
 - one pool thread at a time is the *reader*: it decodes frames, answers bad frames, gates everything behind
   ``handshake`` (served inline, like ``$/cancel``), and routes each request;
-- for an ordinary request alone (none other in flight, no more input waiting), the reader hands the reading to a
-  new pool task and runs the request itself, so no thread switch lies between a lone request and its answer;
-  otherwise the request is queued for the pool and the reader reads on (at most ``4 x workers`` queued; beyond that
-  the reader waits, which pushes back on the client);
+- an ordinary request alone (none other in flight, no more input waiting) is run by the reader itself, so no thread
+  switch lies between a lone request and its answer; should it take longer than ``RELIEF_DELAY``, the thread
+  calling :meth:`Server.run` starts another reader task, so later requests are read and served meanwhile;
+- any other ordinary request is queued for the pool and the reader reads on (at most ``4 x workers`` queued;
+  beyond that the reader waits, which pushes back on the client);
 - requests naming an open stream run on that stream's own serial worker (see :mod:`.streams`), in arrival order,
   so flow control never blocks the pool;
 - answers are written by whichever thread produced them, through one locked frame writer; the thread calling
-  :meth:`Server.run` only waits for the reading to end and then ends the session.
+  :meth:`Server.run` watches the lone requests until the reading ends, then ends the session.
 
 The session ends on ``shutdown`` (answered after every other pending answer), at end of input, when the output
 breaks, or on :meth:`Server.stop`; open streams are then cancelled, so write streams keep base + prefix.
@@ -40,6 +41,11 @@ logger = logging.getLogger("registry_storage.host")
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_BROKEN = 3
+
+RELIEF_DELAY = 0.002
+"""Seconds a lone request may hold the reader before another reader task takes over the input."""
+_RELIEF_IDLE = 1.0
+"""Seconds without lone requests after which the relief watch sleeps until the next one."""
 
 _QUEUED, _RUNNING, _CANCELLED = range(3)
 _COUNTED = frozenset({"stream.read", "stream.write"})
@@ -95,6 +101,11 @@ class Server:
         self._frames = iter(reader)
         self._reading_ended = threading.Event()
         self._shutdown: dict[str, Any] | None = None
+        self._relief = threading.Condition(threading.Lock())
+        self._lone_since: float | None = None
+        self._lone_relieved = False
+        self._last_lone = 0.0
+        self._relief_asleep = False
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
         self._active = 0
@@ -106,16 +117,16 @@ class Server:
     def run(self) -> int:
         """Serve until the session ends; returns the exit status (protocol.md section 10)."""
         self._start_task(self._read)
-        self._reading_ended.wait()
+        self._watch_lone_requests()
         if self._shutdown is None and self._status is None:
             logger.info("end of input; stopping")
         self._finish(self._shutdown)
         return EXIT_OK if self._status is None else self._status
 
     def _read(self) -> None:
-        """A pool task: read and route frames until the input ends, or until this thread takes a request to run
-        (another task reads on)."""
-        job = None
+        """A pool task: read and route frames until the input ends, or until a lone request run here was relieved
+        (another reader task reads on)."""
+        relieved = False
         try:
             for event in self._frames:
                 if isinstance(event, FrameError):
@@ -123,18 +134,51 @@ class Server:
                     self._send(self._dispatcher.error(None, codes.INVALID_REQUEST, "Invalid request", data))
                     continue
                 job = self._receive(event)
-                if job is not None or self._shutdown is not None:  # another task reads on, or the reading ends
+                if job is not None:
+                    relieved = self._run_lone(job)
+                    if relieved:
+                        break
+                if self._shutdown is not None:  # set by this thread, which is still the only reader
                     break
         except Exception:
             logger.exception("the host failed")
             self._stop_with(EXIT_FAILURE)
-        try:
-            if job is not None:
-                self._run(job)
         finally:
             self._end_task()
-        if job is None:
+        if not relieved:
             self._reading_ended.set()
+            with self._relief:
+                self._relief.notify_all()
+
+    def _run_lone(self, job: _Job) -> bool:
+        """Run a lone request on the reader's thread; True when another reader task took over meanwhile."""
+        with self._relief:
+            self._lone_since = self._last_lone = time.monotonic()
+            self._lone_relieved = False
+            if self._relief_asleep:
+                self._relief.notify_all()
+        try:
+            self._run(job)
+        finally:
+            with self._relief:
+                self._lone_since = None
+                relieved = self._lone_relieved
+        return relieved
+
+    def _watch_lone_requests(self) -> None:
+        """Until the reading ends: start another reader task when a lone request holds the reader too long.
+
+        Checks every RELIEF_DELAY while lone requests come, and sleeps until the next one after a quiet second.
+        """
+        with self._relief:
+            while not self._reading_ended.is_set():
+                now = time.monotonic()
+                since = self._lone_since
+                if since is not None and not self._lone_relieved and now - since >= RELIEF_DELAY:
+                    self._lone_relieved = True
+                    self._start_task(self._read)
+                self._relief_asleep = now - self._last_lone > _RELIEF_IDLE
+                self._relief.wait(None if self._relief_asleep else RELIEF_DELAY)
 
     def _start_task(self, task: Callable[[], None]) -> None:
         with self._lock:
@@ -180,7 +224,7 @@ class Server:
     # -- routing -----------------------------------------------------------------------------------------------
 
     def _receive(self, frame: Frame) -> _Job | None:
-        """Route one frame; returns a job for this thread to run after it handed the reading on, else None.
+        """Route one frame; returns a lone request for the reader to run itself, else None.
 
         A ``shutdown`` request is kept in ``self._shutdown``; the reading then ends.
         """
@@ -229,7 +273,7 @@ class Server:
             self._send(self._dispatcher.error(message["id"], code, text, data))
 
     def _schedule(self, job: _Job) -> _Job | None:
-        """Send ``job`` where it runs: its stream's worker, this thread (returned), or the pool's queue."""
+        """Send ``job`` where it runs: its stream's worker, the reader's thread (returned), or the pool's queue."""
         with self._lock:
             self._active += 1
             if job.has_id:
@@ -252,10 +296,9 @@ class Server:
                 self._refuse(job.message, code, text, data)
                 self._streams.interrupt(job.stream, WriteStream)  # after the answer, which must come first
                 return None
-        with self._lock:  # a request alone, and a thread free to read on at once: answer without a thread switch
+        with self._lock:  # a request alone, and a thread free to relieve the reader: run it here
             alone = self._active == 1 and self._pool_tasks < self._threads
         if alone and self._reader.drained():
-            self._start_task(self._read)
             return job
         job.pooled = True
         self._admission.acquire()

@@ -15,6 +15,7 @@ order, so a slow stream (or one waiting for flow control) never blocks other cal
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import logging
 import threading
@@ -75,7 +76,7 @@ class SerialWorker:
             job()
 
 
-class Stream:
+class Stream(abc.ABC):
     """What read and write streams share: an id, a path, a serial worker and a count of requests in flight."""
 
     kind = "stream"
@@ -87,13 +88,13 @@ class Stream:
         self.in_flight = 0
         """``stream.read``/``stream.write`` requests routed to this stream and not answered yet (table lock)."""
 
+    @abc.abstractmethod
     def interrupt(self) -> None:
         """Stop the stream early without waiting (safe from any thread); the next request sees it cancelled."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def finish(self, timeout: float | None = None) -> None:
         """End the stream as cancelled and release its resources, waiting at most ``timeout`` seconds."""
-        raise NotImplementedError
 
 
 class ReadStream(Stream):

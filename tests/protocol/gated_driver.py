@@ -23,12 +23,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import orjson
-from registry_storage.drivers.inmemory import InMemoryDriver
-from registry_storage.host import serve
-from registry_storage.host.lifecycle import terminate
 
+from registry_storage.drivers.inmemory import InMemoryDriver
 from registry_storage.errors import InvalidParameterError, StorageDriverError
 from registry_storage.fileinfo import FileInfo
+from registry_storage.host import serve
+from registry_storage.host.lifecycle import terminate
 from registry_storage.wire import Limits
 
 SECRET = "s3cr3t-internals"

@@ -80,6 +80,7 @@ class RawClient:
         self._unclaimed: queue.Queue[Reply | FrameError | None] = queue.Queue()
         self._next_id = 1
         self._stderr_lines: list[str] = []
+        self._stderr_changed = threading.Condition()
         self._stderr_done = threading.Event()
         self.stdout_closed = threading.Event()
         threading.Thread(target=self._read_stdout, daemon=True).start()
@@ -193,7 +194,9 @@ class RawClient:
     def _read_stderr(self) -> None:
         assert self.process.stderr is not None
         for line in self.process.stderr:
-            self._stderr_lines.append(line.decode(errors="replace").rstrip("\n"))
+            with self._stderr_changed:
+                self._stderr_lines.append(line.decode(errors="replace").rstrip("\n"))
+                self._stderr_changed.notify_all()
         self._stderr_done.set()
 
     # -- the process -------------------------------------------------------------------------------------------
@@ -203,6 +206,12 @@ class RawClient:
         if wait:
             self._stderr_done.wait(TIMEOUT)
         return list(self._stderr_lines)
+
+    def wait_for_stderr(self, line: str, timeout: float = TIMEOUT) -> None:
+        """Wait until the host has written ``line`` to stderr; AssertionError when it does not in time."""
+        with self._stderr_changed:
+            found = self._stderr_changed.wait_for(lambda: line in self._stderr_lines, timeout)
+        assert found, f"stderr never showed {line!r}: {self.stderr_text()}"
 
     def stderr_text(self) -> str:
         return "\n".join(self._stderr_lines[-20:])

@@ -288,6 +288,7 @@ def test_cancel_answers_a_queued_request_with_32800(spawn: Spawn) -> None:
     client.handshake()
     assert client.call("put_content", {"path": "/a"}, b"a").result is None
     running = client.start("stat", {"path": "/gated/x"})
+    client.wait_for_stderr("stray print during stat /gated/x")  # it runs, waiting at the gate
     queued = client.start("stat", {"path": "/a"})
     client.notify("$/cancel", {"id": queued})
     assert cancelled(client.result(queued), "stat")
