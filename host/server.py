@@ -51,6 +51,16 @@ _QUEUED, _RUNNING, _CANCELLED = range(3)
 _COUNTED = frozenset({"stream.read", "stream.write"})
 
 
+class _LoneRun:
+    """A lone request run on a reader's thread; ``relieved`` once another reader task took over the reading."""
+
+    __slots__ = ("relieved", "since")
+
+    def __init__(self, since: float) -> None:
+        self.since = since
+        self.relieved = False
+
+
 class _Job:
     """One request on its way to an answer."""
 
@@ -102,8 +112,8 @@ class Server:
         self._reading_ended = threading.Event()
         self._shutdown: dict[str, Any] | None = None
         self._relief = threading.Condition(threading.Lock())
-        self._lone_since: float | None = None
-        self._lone_relieved = False
+        self._lone: _LoneRun | None = None
+        """The lone request running on a reader's thread and not yet relieved, if any."""
         self._last_lone = 0.0
         self._relief_asleep = False
         self._lock = threading.Lock()
@@ -152,18 +162,19 @@ class Server:
 
     def _run_lone(self, job: _Job) -> bool:
         """Run a lone request on the reader's thread; True when another reader task took over meanwhile."""
+        lone = _LoneRun(time.monotonic())
         with self._relief:
-            self._lone_since = self._last_lone = time.monotonic()
-            self._lone_relieved = False
+            self._lone = lone
+            self._last_lone = lone.since
             if self._relief_asleep:
                 self._relief.notify_all()
         try:
             self._run(job)
         finally:
             with self._relief:
-                self._lone_since = None
-                relieved = self._lone_relieved
-        return relieved
+                if self._lone is lone:
+                    self._lone = None
+        return lone.relieved
 
     def _watch_lone_requests(self) -> None:
         """Until the reading ends: start another reader task when a lone request holds the reader too long.
@@ -173,9 +184,10 @@ class Server:
         with self._relief:
             while not self._reading_ended.is_set():
                 now = time.monotonic()
-                since = self._lone_since
-                if since is not None and not self._lone_relieved and now - since >= RELIEF_DELAY:
-                    self._lone_relieved = True
+                lone = self._lone
+                if lone is not None and now - lone.since >= RELIEF_DELAY:
+                    lone.relieved = True  # its reader stops reading once the request ends; a new one reads on
+                    self._lone = None
                     self._start_task(self._read)
                 self._relief_asleep = now - self._last_lone > _RELIEF_IDLE
                 self._relief.wait(None if self._relief_asleep else RELIEF_DELAY)
