@@ -37,14 +37,19 @@ class LineFormatter(logging.Formatter):
 
 
 def configure_logging(level: int = logging.INFO) -> None:
-    """Send log records to stderr as ``LEVEL logger: message``; does nothing when logging is configured already."""
+    """Send log records to stderr as ``LEVEL logger: message``; does nothing when logging is configured already.
+
+    registry-storage's own loggers log from ``level``; libraries (cloud SDKs log every HTTP request at INFO) from
+    WARNING.
+    """
     root = logging.getLogger()
     if root.handlers:
         return
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(LineFormatter())
     root.addHandler(handler)
-    root.setLevel(level)
+    root.setLevel(max(level, logging.WARNING))
+    logging.getLogger("registry_storage").setLevel(level)
 
 
 def protect_stdio() -> tuple[int, int]:
