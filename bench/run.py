@@ -7,6 +7,8 @@ Each case runs in a fresh Python process, so peak RSS (``VmHWM``) belongs to tha
 - ``local-write`` / ``local-read``: the same on the inmemory driver in process;
 - ``fs-proxy``: write then read through the proxy to the filesystem driver (the child keeps no data in memory, so
   its peak RSS shows the protocol's own footprint; the inmemory child necessarily holds the whole object);
+- ``pingpong``: 100-byte round trips between two processes over pipes, the ceiling of any sequential call (on an
+  idle virtual machine, waking a sleeping CPU dominates it);
 - ``stat``: stat round trips per second through the proxy, sequential and from 8 threads;
 - ``startup``: time from spawning a driver to its first answer.
 
@@ -85,7 +87,7 @@ def case_pipe(size: int) -> dict[str, Any]:
     reader, writer = os.pipe()
     code = (
         "import os,sys\n"
-        "fd=int(sys.argv[1]); total=int(sys.argv[2]); block=b'x'*(1<<20); sent=0\n"
+        "fd=int(sys.argv[1]); total=int(sys.argv[2]); block=memoryview(b'x'*(1<<20)); sent=0\n"
         "while sent<total:\n"
         "    sent+=os.write(fd, block[:min(len(block), total-sent)])\n"
     )
@@ -99,6 +101,30 @@ def case_pipe(size: int) -> dict[str, Any]:
     child.wait()
     os.close(reader)
     return {"bytes": received, "seconds": seconds, "parent_rss_mib": peak_rss_mib()}
+
+
+def case_pingpong() -> dict[str, Any]:
+    """Round trips of 100 bytes between two processes over two pipes: the ceiling of any sequential call."""
+    to_child, from_parent = os.pipe()
+    from_child, to_parent = os.pipe()
+    code = "import os,sys\nr,w=int(sys.argv[1]),int(sys.argv[2])\nwhile m:=os.read(r,4096):\n    os.write(w,m)\n"
+    child = subprocess.Popen(
+        [sys.executable, "-c", code, str(to_child), str(to_parent)], pass_fds=[to_child, to_parent]
+    )
+    os.close(to_child)
+    os.close(to_parent)
+    message = b"x" * 100
+    trips = 0
+    started = time.perf_counter()
+    while time.perf_counter() - started < STAT_SECONDS:
+        os.write(from_parent, message)
+        os.read(from_child, 4096)
+        trips += 1
+    seconds = time.perf_counter() - started
+    os.close(from_parent)
+    child.wait()
+    os.close(from_child)
+    return {"round_trips_s": trips / seconds}
 
 
 def _stream_case(driver: StorageDriver, size: int, direction: str) -> dict[str, Any]:
@@ -194,6 +220,7 @@ CASES: dict[str, Callable[[int], dict[str, Any]]] = {
     "local-write": lambda size: case_local(size, "write"),
     "local-read": lambda size: case_local(size, "read"),
     "fs-proxy": case_fs_proxy,
+    "pingpong": lambda size: case_pingpong(),
     "stat": lambda size: case_stat(),
     "startup": lambda size: case_startup(),
 }
@@ -237,6 +264,8 @@ def summarise(results: dict[str, dict[str, Any]]) -> list[tuple[str, str, str, s
     rows.append(("write_stream via proxy (filesystem)", f"{mb_s(fs, 'write_seconds'):,.0f} MB/s", "", ""))
     rows.append(("read_stream via proxy (filesystem)", f"{mb_s(fs, 'read_seconds'):,.0f} MB/s", "", ""))
     stat = results["stat"]
+    pingpong = results["pingpong"]["round_trips_s"]
+    rows.append(("raw pipe round trips (sequential ceiling)", f"{pingpong:,.0f} /s", "", ""))
     for key, label in (("sequential", "stat sequential"), ("threads", f"stat from {THREADS} threads")):
         target = TARGETS[f"stat_{key}"]
         rows.append((label, f"{stat[key]:,.0f} calls/s", f">= {target:,.0f}", "ok" if stat[key] >= target else "MISS"))
