@@ -2,7 +2,8 @@
 
 Each case runs in a fresh Python process, so peak RSS (``VmHWM``) belongs to that case alone:
 
-- ``pipe``: raw pipe ceiling, two processes moving the bytes with os.write/os.read in 1 MiB pieces;
+- ``pipe``: raw pipe ceiling, two processes moving the bytes with os.write/os.read in 1 MiB pieces through a
+  1 MiB pipe (the size the client and the host set on theirs);
 - ``proxy-write`` / ``proxy-read``: write_stream / read_stream through the client proxy to the inmemory driver;
 - ``local-write`` / ``local-read``: the same on the inmemory driver in process;
 - ``fs-proxy``: write then read through the proxy to the filesystem driver (the child keeps no data in memory, so
@@ -18,6 +19,7 @@ Usage: ``python bench/run.py [--size MiB] [--json]``.
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import os
 import subprocess
@@ -33,6 +35,7 @@ from registry_storage.driver import StorageDriver
 
 MIB = 1 << 20
 CHUNK = MIB
+PIPE_BYTES = MIB
 STAT_SECONDS = 2.0
 THREADS = 8
 TARGETS = {
@@ -85,6 +88,7 @@ def child_pid(driver: StorageDriver) -> int | None:
 
 def case_pipe(size: int) -> dict[str, Any]:
     reader, writer = os.pipe()
+    fcntl.fcntl(reader, fcntl.F_SETPIPE_SZ, PIPE_BYTES)  # the size the proxy and the host ask for
     code = (
         "import os,sys\n"
         "fd=int(sys.argv[1]); total=int(sys.argv[2]); block=memoryview(b'x'*(1<<20)); sent=0\n"
