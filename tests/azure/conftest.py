@@ -8,73 +8,23 @@ leaves no node process behind. Every test gets a container of its own, deleted a
 from __future__ import annotations
 
 import contextlib
-import os
 import re
-import shutil
-import signal
 import socket
-import subprocess
-import tempfile
 import threading
-import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import pytest
 from azure.storage.blob import BlobServiceClient, ContainerClient
 
 import registry_storage
 from registry_storage.driver import StorageDriver
+from registry_storage.testing import servers
+from registry_storage.testing.servers import Azurite
 
-REPOSITORY = Path(__file__).resolve().parents[2]
-LOCAL_AZURITE = REPOSITORY / ".tools" / "node_modules" / ".bin" / "azurite-blob"
-ACCOUNT_NAME = "devstoreaccount1"
-ACCOUNT_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
-"""Azurite's well-known development account and key."""
-
-START_TIMEOUT = 60.0
-STOP_TIMEOUT = 10.0
-START_ATTEMPTS = 3
-
-
-@dataclass(frozen=True)
-class Azurite:
-    """A running Azurite blob service: its account endpoint and credentials."""
-
-    service_url: str
-    port: int
-    pid: int
-    account_name: str = ACCOUNT_NAME
-    account_key: str = ACCOUNT_KEY
-
-    @property
-    def connection_string(self) -> str:
-        """A connection string for the account, as an operator would paste it."""
-        return (
-            f"DefaultEndpointsProtocol=http;AccountName={self.account_name};AccountKey={self.account_key};"
-            f"BlobEndpoint={self.service_url};"
-        )
-
-    def parameters(self, container: str, **extra: Any) -> dict[str, Any]:
-        """Driver parameters for ``container`` on this service, plus ``extra``."""
-        return {
-            "accountname": self.account_name,
-            "accountkey": self.account_key,
-            "container": container,
-            "serviceurl": self.service_url,
-            **extra,
-        }
-
-    def service(self) -> BlobServiceClient:
-        """A plain SDK client on the account, to set up and inspect what the driver cannot show."""
-        return BlobServiceClient(
-            self.service_url, credential={"account_name": self.account_name, "account_key": self.account_key}
-        )
+__all__ = ["Azurite", "RecordingProxy"]
+"""What the test modules import from here for their annotations."""
 
 
 _REQUEST_LINE = re.compile(rb"(GET|PUT|HEAD|DELETE|POST) (/\S*) HTTP/1\.1\r\n")
@@ -99,7 +49,7 @@ class RecordingProxy:
         self._accepting = threading.Thread(target=self._accept, daemon=True)
         self._accepting.start()
 
-    def service_url(self, account: str = ACCOUNT_NAME) -> str:
+    def service_url(self, account: str = servers.AZURITE_ACCOUNT) -> str:
         """The account endpoint through the proxy."""
         return f"http://127.0.0.1:{self.port}/{account}"
 
@@ -130,7 +80,7 @@ class RecordingProxy:
         with contextlib.suppress(OSError):
             self._listener.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept on Linux
         self._listener.close()
-        self._accepting.join(STOP_TIMEOUT)
+        self._accepting.join(servers.STOP_TIMEOUT)
         with self._lock:
             for connection in self._sockets:
                 with contextlib.suppress(OSError):
@@ -170,74 +120,6 @@ class RecordingProxy:
                     end.shutdown(socket.SHUT_RDWR)
 
 
-def find_azurite() -> str | None:
-    """The path of ``azurite-blob``: the project's ``.tools`` install first, then ``$PATH``."""
-    if LOCAL_AZURITE.exists():
-        return str(LOCAL_AZURITE)
-    return shutil.which("azurite-blob")
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def _answers(url: str) -> bool:
-    """True once the service answers HTTP at all (an unsigned request gets an error status, which is an answer)."""
-    try:
-        with urllib.request.urlopen(f"{url}?comp=list", timeout=2):
-            return True
-    except urllib.error.HTTPError:
-        return True
-    except (urllib.error.URLError, OSError):
-        return False
-
-
-def _stop_group(process: subprocess.Popen[bytes]) -> None:
-    """Stop the process group of ``process`` (Azurite and any node child): SIGTERM, then SIGKILL."""
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            break
-        try:
-            process.wait(STOP_TIMEOUT)
-            break
-        except subprocess.TimeoutExpired:
-            continue
-    # the group may outlive its leader for a moment; make sure nothing of it is left
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
-
-
-def _tail(output: IO[bytes]) -> str:
-    output.seek(0)
-    return output.read().decode(errors="replace")[-4000:]
-
-
-def _start(executable: str, workdir: str, output: IO[bytes]) -> tuple[subprocess.Popen[bytes], int] | None:
-    """Start Azurite on a free port; None when it exited at once (the port was taken meanwhile)."""
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}/{ACCOUNT_NAME}"
-    command = [executable, "--blobHost", "127.0.0.1", "--blobPort", str(port), "--inMemoryPersistence"]
-    command += ["--skipApiVersionCheck", "--loose", "--disableTelemetry"]
-    process = subprocess.Popen(
-        command, cwd=workdir, stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
-    )
-    deadline = time.monotonic() + START_TIMEOUT
-    while not _answers(url):
-        if process.poll() is not None:
-            _stop_group(process)
-            return None
-        if time.monotonic() > deadline:
-            _stop_group(process)
-            pytest.fail(f"Azurite did not answer on {url} within {START_TIMEOUT:g} s:\n{_tail(output)}", pytrace=False)
-        time.sleep(0.1)
-    return process, port
-
-
 @contextlib.contextmanager
 def running_azurite() -> Iterator[Azurite]:
     """Run a fresh in-memory Azurite blob service on 127.0.0.1; its whole process group is stopped at the end.
@@ -245,25 +127,11 @@ def running_azurite() -> Iterator[Azurite]:
     Fails the test, naming ``make setup``, when Azurite is not installed, and shows its output when it does not
     start.
     """
-    executable = find_azurite()
-    if executable is None:
-        pytest.fail(
-            f"azurite-blob is not installed (looked in {LOCAL_AZURITE.parent} and on $PATH): run `make setup`",
-            pytrace=False,
-        )
-    with tempfile.TemporaryDirectory(prefix="azurite-") as workdir, tempfile.TemporaryFile() as output:
-        started = None
-        for _ in range(START_ATTEMPTS):
-            started = _start(executable, workdir, output)
-            if started is not None:
-                break
-        if started is None:
-            pytest.fail(f"Azurite exited at start {START_ATTEMPTS} times:\n{_tail(output)}", pytrace=False)
-        process, port = started
-        try:
-            yield Azurite(f"http://127.0.0.1:{port}/{ACCOUNT_NAME}", port, process.pid)
-        finally:
-            _stop_group(process)
+    try:
+        with servers.azurite() as service:
+            yield service
+    except servers.ServerError as error:
+        pytest.fail(str(error), pytrace=False)
 
 
 @pytest.fixture(scope="session")

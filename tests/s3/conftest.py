@@ -7,91 +7,32 @@ with dummy credentials.
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
-import tempfile
-import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 import registry_storage
 from registry_storage.driver import StorageDriver
+from registry_storage.testing import servers
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 MIB = 1 << 20
-START_TIMEOUT = 60.0
-STOP_TIMEOUT = 10.0
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def _answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return int(response.status) < 500
-    except (urllib.error.URLError, OSError):
-        return False
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is not None:
-        return
-    process.terminate()
-    try:
-        process.wait(STOP_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(STOP_TIMEOUT)
 
 
 @pytest.fixture(scope="session")
-def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def moto_endpoint() -> Iterator[str]:
     """The URL of a moto server process listening on 127.0.0.1 (stopped, and killed if need be, at the end)."""
-    executable = Path(sys.executable).with_name("moto_server")
-    if not executable.exists():
-        pytest.fail(f"moto_server is not installed beside {sys.executable} (install moto[server])", pytrace=False)
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    workdir = tmp_path_factory.mktemp("moto")
-    environment = {**os.environ, "MOTO_RECORDER_FILEPATH": str(workdir / "recording.jsonl")}
-    with tempfile.TemporaryFile() as output:
-        process = subprocess.Popen(
-            [str(executable), "-H", "127.0.0.1", "-p", str(port)],
-            cwd=workdir,
-            env=environment,
-            stdin=subprocess.DEVNULL,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            deadline = time.monotonic() + START_TIMEOUT
-            while not _answers(f"{url}/moto-api/"):
-                if process.poll() is not None or time.monotonic() > deadline:
-                    _stop(process)
-                    output.seek(0)
-                    log = output.read().decode(errors="replace")[-4000:]
-                    pytest.fail(f"moto_server did not start on {url}:\n{log}", pytrace=False)
-                time.sleep(0.1)
-            yield url
-        finally:
-            _stop(process)
+    try:
+        with servers.moto_server() as moto:
+            yield moto.endpoint
+    except servers.ServerError as error:
+        pytest.fail(str(error), pytrace=False)
 
 
 @pytest.fixture(scope="session")
@@ -106,16 +47,6 @@ def s3_admin(moto_endpoint: str) -> S3Client:
         aws_secret_access_key="test",
         region_name="us-east-1",
     )
-
-
-def _moto_api(endpoint: str, action: str) -> bytes:
-    method = "GET" if action.startswith("recorder/download") else "POST"
-    request = urllib.request.Request(
-        f"{endpoint}/moto-api/{action}", method=method, data=None if method == "GET" else b""
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        body: bytes = response.read()
-        return body
 
 
 @dataclass(frozen=True)
@@ -141,16 +72,16 @@ def recorded_requests(moto_endpoint: str) -> RequestRecorder:
     @contextmanager
     def record() -> Iterator[list[RecordedRequest]]:
         requests: list[RecordedRequest] = []
-        _moto_api(moto_endpoint, "recorder/reset-recording")
-        _moto_api(moto_endpoint, "recorder/start-recording")
+        servers.moto_api(moto_endpoint, "recorder/reset-recording")
+        servers.moto_api(moto_endpoint, "recorder/start-recording")
         try:
             yield requests
         finally:
-            _moto_api(moto_endpoint, "recorder/stop-recording")
-            for line in _moto_api(moto_endpoint, "recorder/download-recording").decode().splitlines():
+            servers.moto_api(moto_endpoint, "recorder/stop-recording")
+            for line in servers.moto_api(moto_endpoint, "recorder/download-recording").decode().splitlines():
                 entry = json.loads(line)
                 requests.append(RecordedRequest(entry["method"], entry["url"], dict(entry.get("headers", {}))))
-            _moto_api(moto_endpoint, "recorder/reset-recording")
+            servers.moto_api(moto_endpoint, "recorder/reset-recording")
 
     return record
 
@@ -158,7 +89,7 @@ def recorded_requests(moto_endpoint: str) -> RequestRecorder:
 @pytest.fixture
 def bucket(moto_endpoint: str, s3_admin: S3Client) -> str:
     """A new, empty bucket on a server reset to empty (so large objects of earlier tests do not pile up)."""
-    _moto_api(moto_endpoint, "reset")
+    servers.moto_api(moto_endpoint, "reset")
     name = f"registry-{uuid.uuid4().hex[:12]}"
     s3_admin.create_bucket(Bucket=name)
     return name
