@@ -10,7 +10,10 @@ import registry_storage
 
 def main() -> None:
     """Run the demo against the filesystem driver in a temporary directory."""
-    with tempfile.TemporaryDirectory() as root, registry_storage.create("filesystem", {"rootdirectory": root}) as driver:
+    with (
+        tempfile.TemporaryDirectory() as root,
+        registry_storage.create("filesystem", {"rootdirectory": root}) as driver,
+    ):
         driver.put_content("/docker/registry/v2/repositories/hello/_manifests/tags/latest/current/link", b"sha256:abc")
         written = driver.write_stream("/docker/registry/v2/blobs/data", 0, io.BytesIO(b"layer bytes " * 1000))
         print(f"wrote {written} bytes by stream")

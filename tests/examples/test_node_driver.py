@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from registry_storage.client import launch
 
+from registry_storage.client import launch
 from registry_storage.driver import StorageDriver
 from registry_storage.testing import ConformanceSuite
 from registry_storage.wire.frames import Frame, FrameDecoder, encode_frame
@@ -200,6 +200,16 @@ def test_stream_window_and_cancel(raw: RawDriver) -> None:
     read = raw.call("read_stream.open", {"path": "/w", "offset": 0}, 23)["result"]["stream"]
     assert raw.call("stream.cancel", {"stream": read}, 24)["result"] is None
     assert raw.call("stream.read", {"stream": read, "size": 10}, 25)["error"]["code"] == 1009
+
+
+def test_stream_read_size_outside_the_chunk_limit_is_invalid_params(raw: RawDriver) -> None:
+    raw.handshake()
+    raw.call("put_content", {"path": "/r"}, 2, b"abc")
+    stream = raw.call("read_stream.open", {"path": "/r", "offset": 0}, 3)["result"]["stream"]
+    for size, request_id in ((0, 4), (4 * 1024 * 1024 + 1, 5)):
+        assert raw.call("stream.read", {"stream": stream, "size": size}, request_id)["error"]["code"] == -32602
+    answer = raw.call("stream.read", {"stream": stream, "size": 4 * 1024 * 1024}, 6)
+    assert answer["result"] == {"eof": True}
 
 
 def test_answers_respect_the_client_limits(raw: RawDriver) -> None:
