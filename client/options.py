@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from registry_storage.streams import CHUNK_SIZE
-from registry_storage.wire.handshake import PROTOCOL_VERSION
+from registry_storage.wire.handshake import PROTOCOL_VERSION, Limits
 
 DEFAULT_TIMEOUT = 300.0
 """Seconds every call may take before the proxy cancels it and raises DeadlineExceededError."""
@@ -32,7 +32,7 @@ class ProxyOptions:
     (or, with a None value, removed from) the child's environment. ``stop_timeout``: the timeout of each stop step.
     ``chunk_bytes``: the size of the chunks streams move (capped by the driver's ``max_chunk_bytes``).
     ``pipe_bytes``: the pipe size to ask for (0 keeps the system default). ``protocol_versions``: the versions
-    offered in the handshake.
+    offered in the handshake. ``limits``: the receive limits this side announces (protocol.md section 12).
     """
 
     timeout: float = DEFAULT_TIMEOUT
@@ -44,6 +44,7 @@ class ProxyOptions:
     chunk_bytes: int = CHUNK_SIZE
     pipe_bytes: int = PIPE_BYTES
     protocol_versions: tuple[str, ...] = (PROTOCOL_VERSION,)
+    limits: Limits = field(default_factory=Limits)
 
     def __post_init__(self) -> None:
         if not self.timeout > 0:

@@ -168,10 +168,16 @@ class ProxyDriver(StorageDriver):
         return paths
 
     def _walk(self, path: str) -> Iterator[FileInfo]:
-        if not self.session.info.can("walk"):
-            return super()._walk(path)
-        entries: list[Any] = _member(self._call("walk", {"path": path}), "entries", list, self.name)
-        return iter([fileinfo_from_wire(entry) for entry in entries])
+        if self.session.info.can("walk"):
+            connection = self._connection()
+            response, _ = connection.wait(connection.submit("walk", {"path": path}))
+            if isinstance(response, Error) and response.code != PROTOCOL_STATE_ERROR:
+                raise connection.error_from(response)
+            if not isinstance(response, Error):
+                entries: list[Any] = _member(response.result, "entries", list, self.name)
+                return iter([fileinfo_from_wire(entry) for entry in entries])
+            # the whole tree does not fit in one answer (over max_message_bytes): walk it by list and stat
+        return super()._walk(path)
 
     def _move(self, source: str, destination: str) -> None:
         self._call("move", {"source": source, "destination": destination})

@@ -37,7 +37,12 @@ class Session:
         """
         process = DriverProcess.spawn(executable, name, parameters, options)
         connection = Connection(
-            process.stdout, process.stdin, name, on_exit=process.exited_error, timeout=options.timeout
+            process.stdout,
+            process.stdin,
+            name,
+            on_exit=process.exited_error,
+            timeout=options.timeout,
+            limits=options.limits,
         )
         try:
             connection.start()

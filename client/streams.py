@@ -264,8 +264,9 @@ def write_chunks(
 
     Chunks are split to at most ``chunk_bytes`` (and the driver's ``max_chunk_bytes``); at most ``stream_window``
     ``stream.write`` requests are unanswered at once. If anything fails midway (the source raises, the driver
-    answers an error, a deadline passes), the stream is cancelled with ``stream.cancel`` (its answer awaited, so the
-    driver has kept the base plus a prefix when this returns) and the error propagates unchanged.
+    answers an error, a deadline passes), the stream is cancelled with ``stream.cancel`` and the error propagates
+    unchanged. The cancel's answer is awaited (up to ``cancel_timeout``), so the driver has kept the base plus a
+    prefix when this returns, except after a deadline: a driver that stopped answering may still be writing then.
     """
     result, _ = connection.call("write_stream.open", {"path": path, "offset": offset})
     stream = _stream_id(result, connection.driver)

@@ -100,7 +100,12 @@ class StorageDriver(abc.ABC):
         """
         with _attributed(self.name):
             check_path(path, allow_root=True)
-            return self._walk(path)
+            entries = self._walk(path)
+        return self._attributed_entries(entries)
+
+    def _attributed_entries(self, entries: Iterator[FileInfo]) -> Iterator[FileInfo]:
+        with _attributed(self.name):
+            yield from entries
 
     # -- writing -----------------------------------------------------------------------------------------------
 
