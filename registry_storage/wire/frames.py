@@ -144,9 +144,11 @@ class FrameDecoder:
             return frame
 
     def _take_header(self) -> FrameError | None:
-        end = self._buffer.find(_TERMINATOR, 0, MAX_HEADER_BYTES + len(_TERMINATOR))
+        window = MAX_HEADER_BYTES + len(_TERMINATOR)  # a block of MAX_HEADER_BYTES and its terminator
+        end = self._buffer.find(_TERMINATOR, 0, window)
         if end < 0:
-            if len(self._buffer) > MAX_HEADER_BYTES:
+            # the verdict must not depend on how the bytes were split: refuse only once the whole window is here
+            if len(self._buffer) >= window:
                 self._resyncing = True
                 del self._buffer[:1]
                 return FrameError(f"header block longer than {MAX_HEADER_BYTES} bytes")

@@ -191,6 +191,24 @@ def test_header_block_up_to_the_limit_is_accepted() -> None:
     assert normalised(decode(header + b"\r\n\r\n{}")) == [("frame", b"{}", b"")]
 
 
+@pytest.mark.parametrize("cut", range(MAX_HEADER_BYTES - 2, MAX_HEADER_BYTES + 5))
+def test_header_block_at_the_limit_is_accepted_however_the_terminator_is_split(cut: int) -> None:
+    padding = b"X: " + b"p" * (MAX_HEADER_BYTES - len(b"Content-Length: 2\r\nX: "))
+    data = b"Content-Length: 2\r\n" + padding + b"\r\n\r\n{}" + GOOD
+    assert normalised(decode(data[:cut], data[cut:])) == [("frame", b"{}", b""), ("frame", b'{"id":7}', b"")]
+
+
+@pytest.mark.parametrize("cut", range(MAX_HEADER_BYTES - 2, MAX_HEADER_BYTES + 6))
+def test_header_block_one_byte_over_the_limit_is_refused_however_it_is_split(cut: int) -> None:
+    padding = b"X: " + b"p" * (MAX_HEADER_BYTES + 1 - len(b"Content-Length: 2\r\nX: "))
+    data = b"Content-Length: 2\r\n" + padding + b"\r\n\r\n{}" + GOOD
+    events = normalised(decode(data[:cut], data[cut:]))
+    assert len(events) == 2
+    assert events[0][0] == "error"
+    assert "longer than" in str(events[0][1])
+    assert events[1] == ("frame", b'{"id":7}', b"")
+
+
 # -- oversized frames -----------------------------------------------------------------------------------------
 
 
