@@ -80,15 +80,37 @@ def _string(value: object, name: str) -> str:
     return value
 
 
+_ECHOED_CHARACTERS = 64
+
+
+def _echo(value: object) -> object:
+    """``value`` fit to be quoted back in an error: a scalar as it is, anything else as its JSON kind.
+
+    Quoting a client's array or object could recurse without bound (in ``repr`` or the JSON serializer) or echo
+    megabytes; the kind says enough. Strings longer than a few words are shown by kind too.
+    """
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    if isinstance(value, str) and len(value) <= _ECHOED_CHARACTERS:
+        return value
+    return _kind(value)
+
+
+def _shown(value: object) -> str:
+    """``value`` as an error message quotes it (see :func:`_echo`)."""
+    echoed = _echo(value)
+    return repr(echoed) if echoed is value else str(echoed)
+
+
 def _integer(value: object, name: str, lowest: int, highest: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not lowest <= value <= highest:
-        raise InvalidParamsError(f"{name} must be an integer from {lowest} to {highest}, not {value!r}")
+        raise InvalidParamsError(f"{name} must be an integer from {lowest} to {highest}, not {_shown(value)}")
     return value
 
 
 def _offset(path: str, value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise InvalidOffsetError(path, value)
+        raise InvalidOffsetError(path, _echo(value))
     return value
 
 
@@ -140,7 +162,9 @@ def build_methods(session: Session) -> dict[str, Method]:
     streams = session.streams
     max_chunk_bytes = session.limits.max_chunk_bytes
 
-    def handshake(call: Call, *, versions: object, client: object = None, limits: object = None, **_: object) -> object:
+    def handshake(
+        call: Call, /, *, versions: object, client: object = None, limits: object = None, **_: object
+    ) -> object:
         if not isinstance(versions, list) or not all(isinstance(version, str) for version in versions):
             raise InvalidParamsError('versions must be an array of "major.minor" strings')
         chosen = choose_version(versions)
@@ -167,17 +191,17 @@ def build_methods(session: Session) -> dict[str, Method]:
             "limits": session.limits.to_wire(),
         }
 
-    def ping(call: Call, **_: object) -> object:
+    def ping(call: Call, /, **_: object) -> object:
         return {}
 
-    def shutdown(call: Call, **_: object) -> object:
+    def shutdown(call: Call, /, **_: object) -> object:
         return None
 
-    def cancel(call: Call, **params: object) -> object:
+    def cancel(call: Call, /, **params: object) -> object:
         session.cancel(params.get("id"))
         return None
 
-    def get_content(call: Call, *, path: object, **_: object) -> object:
+    def get_content(call: Call, /, *, path: object, **_: object) -> object:
         content = driver.get_content(_string(path, "path"))
         limit = session.client_limits.max_attachment_bytes
         if len(content) > limit:
@@ -185,43 +209,43 @@ def build_methods(session: Session) -> dict[str, Method]:
         call.reply_attachment = content
         return {"size": len(content)}
 
-    def put_content(call: Call, *, path: object, **_: object) -> object:
+    def put_content(call: Call, /, *, path: object, **_: object) -> object:
         driver.put_content(_string(path, "path"), bytes(call.attachment))
         return None
 
-    def stat(call: Call, *, path: object, **_: object) -> object:
+    def stat(call: Call, /, *, path: object, **_: object) -> object:
         return fileinfo_to_wire(driver.stat(_string(path, "path")))
 
-    def list_(call: Call, *, path: object, **_: object) -> object:
+    def list_(call: Call, /, *, path: object, **_: object) -> object:
         return {"paths": driver.list(_string(path, "path"))}
 
-    def walk(call: Call, *, path: object, **_: object) -> object:
+    def walk(call: Call, /, *, path: object, **_: object) -> object:
         return {"entries": [fileinfo_to_wire(info) for info in driver.walk(_string(path, "path"))]}
 
-    def move(call: Call, *, source: object, destination: object, **_: object) -> object:
+    def move(call: Call, /, *, source: object, destination: object, **_: object) -> object:
         driver.move(_string(source, "source"), _string(destination, "destination"))
         return None
 
-    def delete(call: Call, *, path: object, **_: object) -> object:
+    def delete(call: Call, /, *, path: object, **_: object) -> object:
         driver.delete(_string(path, "path"))
         return None
 
-    def url_for(call: Call, *, path: object, options: object = None, **_: object) -> object:
+    def url_for(call: Call, /, *, path: object, options: object = None, **_: object) -> object:
         if options is None:
             options = {}
         if not isinstance(options, dict):
             raise InvalidParamsError(f"options must be an object, not {_kind(options)}")
         return {"url": driver.url_for(_string(path, "path"), **options)}
 
-    def read_stream_open(call: Call, *, path: object, offset: object, **_: object) -> object:
+    def read_stream_open(call: Call, /, *, path: object, offset: object, **_: object) -> object:
         checked = _string(path, "path")
         return {"stream": streams.open_read(checked, _offset(checked, offset))}
 
-    def write_stream_open(call: Call, *, path: object, offset: object, **_: object) -> object:
+    def write_stream_open(call: Call, /, *, path: object, offset: object, **_: object) -> object:
         checked = _string(path, "path")
         return {"stream": streams.open_write(checked, _offset(checked, offset))}
 
-    def stream_read(call: Call, *, stream: object, size: object, **_: object) -> object:
+    def stream_read(call: Call, /, *, stream: object, size: object, **_: object) -> object:
         chunk_size = _integer(size, "size", 1, max_chunk_bytes)
         reader = cast(ReadStream, streams.get(_stream(stream), ReadStream))
         data, eof = reader.read(chunk_size)
@@ -231,7 +255,7 @@ def build_methods(session: Session) -> dict[str, Method]:
         call.reply_attachment = data
         return {"eof": eof}
 
-    def stream_write(call: Call, *, stream: object, **_: object) -> object:
+    def stream_write(call: Call, /, *, stream: object, **_: object) -> object:
         writer = cast(WriteStream, streams.get(_stream(stream), WriteStream))
         if len(call.attachment) > max_chunk_bytes:
             writer.interrupt()
@@ -239,7 +263,7 @@ def build_methods(session: Session) -> dict[str, Method]:
         writer.put(call.attachment)
         return None
 
-    def stream_close(call: Call, *, stream: object, **_: object) -> object:
+    def stream_close(call: Call, /, *, stream: object, **_: object) -> object:
         found = streams.find(_stream(stream))
         if isinstance(found, WriteStream):
             try:
@@ -251,7 +275,7 @@ def build_methods(session: Session) -> dict[str, Method]:
             streams.remove(found)
         return None
 
-    def stream_cancel(call: Call, *, stream: object, **_: object) -> object:
+    def stream_cancel(call: Call, /, *, stream: object, **_: object) -> object:
         found = streams.find(_stream(stream))
         if found is not None:
             try:

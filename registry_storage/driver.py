@@ -152,7 +152,7 @@ class StorageDriver(abc.ABC):
             check_path(path)
             self._delete(path)
 
-    def url_for(self, path: str, **options: Any) -> str:
+    def url_for(self, path: str, /, **options: Any) -> str:
         """Return a URL a client can GET the content of ``path`` from.
 
         Raises UnsupportedMethodError when the driver cannot make one.
@@ -226,5 +226,5 @@ class StorageDriver(abc.ABC):
                     continue
                 yield from self._walk_children(grandchildren)
 
-    def _url_for(self, path: str, **options: Any) -> str:
+    def _url_for(self, path: str, /, **options: Any) -> str:
         raise UnsupportedMethodError("url_for")

@@ -117,6 +117,13 @@ class RawClient:
         )
         return request_id
 
+    def start_raw(self, message: bytes, request_id: int, attachment: bytes = b"") -> int:
+        """Send ``message``, JSON written by hand (for shapes a serializer refuses), carrying ``request_id``."""
+        with self._replies:
+            self._expected[request_id] = None
+        self.send_bytes(b"".join(bytes(piece) for piece in encode_frame(message, attachment)))
+        return request_id
+
     def result(self, request_id: object, timeout: float = TIMEOUT) -> Reply:
         """The answer to request ``request_id`` sent with :meth:`start`; AssertionError when none comes in time."""
         with self._replies:
