@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import io
 import os
 import secrets
 import stat
@@ -102,20 +103,38 @@ def _advance_mod_time(fd: int, previous_ns: int) -> None:
         os.utime(fd, ns=(status.st_atime_ns, later))
 
 
-def _remove_tree(fd: int) -> None:
-    """Remove everything inside the directory ``fd``, never following links."""
+def _entries(fd: int) -> list[tuple[str, bool]]:
+    """The names in directory ``fd``, each with whether it is a directory (links are not followed)."""
     with os.scandir(fd) as entries:
-        children = [(entry.name, entry.is_dir(follow_symlinks=False)) for entry in entries]
-    for name, is_directory in children:
-        if is_directory:
-            child = os.open(name, _DIRECTORY_FLAGS, dir_fd=fd)
-            try:
-                _remove_tree(child)
-            finally:
-                os.close(child)
-            os.rmdir(name, dir_fd=fd)
-        else:
-            os.unlink(name, dir_fd=fd)
+        return [(entry.name, entry.is_dir(follow_symlinks=False)) for entry in entries]
+
+
+def _remove_tree(fd: int) -> None:
+    """Remove everything inside the directory ``fd`` (which stays open), never following links.
+
+    Depth-first with an explicit stack of open directories, so a tree of any depth is removed without recursion.
+    """
+    # each level: its descriptor, its name in the level above, and the entries still to remove
+    stack: list[tuple[int, str, list[tuple[str, bool]]]] = [(fd, "", _entries(fd))]
+    try:
+        while stack:
+            directory, name, pending = stack[-1]
+            if pending:
+                child, is_directory = pending.pop()
+                if is_directory:
+                    child_fd = os.open(child, _DIRECTORY_FLAGS, dir_fd=directory)
+                    stack.append((child_fd, child, []))
+                    stack[-1][2].extend(_entries(child_fd))
+                else:
+                    os.unlink(child, dir_fd=directory)
+                continue
+            stack.pop()
+            if stack:
+                os.close(directory)
+                os.rmdir(name, dir_fd=stack[-1][0])
+    finally:
+        for directory, _, _ in stack[1:]:
+            os.close(directory)
 
 
 class _Parents:
@@ -249,6 +268,11 @@ class FilesystemDriver(StorageDriver):
             fd = self._open_file(path)
             try:
                 os.lseek(fd, offset, os.SEEK_SET)
+            except (OverflowError, OSError) as error:
+                os.close(fd)
+                if isinstance(error, OSError) and error.errno != errno.EINVAL:
+                    raise
+                return io.BytesIO()  # past the largest offset the system has: no file reaches it, so at EOF
             except BaseException:
                 os.close(fd)
                 raise
@@ -288,24 +312,42 @@ class FilesystemDriver(StorageDriver):
                 return
 
     def _walk_directory(self, fd: int, path: str) -> Iterator[FileInfo]:
-        for entry in _children(fd):
-            child = join(path, entry.name)
-            try:
-                info = _info(child, entry.stat(follow_symlinks=False))
-            except FileNotFoundError:
-                continue
-            if info is None:
-                continue
-            yield info
-            if info.is_dir:
-                try:
-                    child_fd = os.open(entry.name, _DIRECTORY_FLAGS, dir_fd=fd)
-                except (FileNotFoundError, NotADirectoryError):
+        """Every entry below directory ``fd`` (named ``path``), parents first, siblings sorted.
+
+        An explicit stack of open directories replaces recursion, so a tree of any depth is walked; entries that
+        vanish meanwhile are skipped.
+        """
+        stack: list[tuple[int, str, Iterator[os.DirEntry[str]]]] = [(fd, path, iter(_children(fd)))]
+        try:
+            while stack:
+                directory, directory_path, pending = stack[-1]
+                entry = next(pending, None)
+                if entry is None:
+                    stack.pop()
+                    if stack:
+                        os.close(directory)
                     continue
+                child = join(directory_path, entry.name)
                 try:
-                    yield from self._walk_directory(child_fd, child)
-                finally:
-                    os.close(child_fd)
+                    info = _info(child, entry.stat(follow_symlinks=False))
+                except FileNotFoundError:
+                    continue
+                if info is None:
+                    continue
+                yield info
+                if info.is_dir:
+                    try:
+                        child_fd = os.open(entry.name, _DIRECTORY_FLAGS, dir_fd=directory)
+                    except (FileNotFoundError, NotADirectoryError):
+                        continue
+                    try:
+                        stack.append((child_fd, child, iter(_children(child_fd))))
+                    except BaseException:
+                        os.close(child_fd)
+                        raise
+        finally:
+            for directory, _, _ in stack[1:]:
+                os.close(directory)
 
     # -- writing -----------------------------------------------------------------------------------------------
 
@@ -476,6 +518,7 @@ class FilesystemDriver(StorageDriver):
         with self._failures(path), self._parents(path) as parents:
             with self._lock:
                 parents.open(create=True, writing=True)
+                existed = parents.leaf_status() is not None
                 try:
                     fd = os.open(parents.leaf, _WRITE_FLAGS, _FILE_MODE, dir_fd=parents.fd)
                 except IsADirectoryError:
@@ -488,12 +531,25 @@ class FilesystemDriver(StorageDriver):
                 status = os.fstat(fd)
                 if not stat.S_ISREG(status.st_mode):
                     raise _refused(path, path, status.st_mode)
-                os.ftruncate(fd, offset)
+                self._resize(fd, path, offset)
                 parents.sync()
             except BaseException:
                 os.close(fd)
+                if not existed:  # what this open created goes again: the file, and parents left empty
+                    with self._lock, contextlib.suppress(OSError):
+                        os.unlink(parents.leaf, dir_fd=parents.fd)
+                        parents.prune()
                 raise
             return fd, status.st_mtime_ns
+
+    def _resize(self, fd: int, path: str, offset: int) -> None:
+        """Cut or zero-extend the file ``fd`` to ``offset``; an offset the system cannot represent raises
+        StorageDriverError("File too large") like one the filesystem refuses (EFBIG)."""
+        try:
+            os.ftruncate(fd, offset)
+        except OverflowError:
+            error = OSError(errno.EFBIG, os.strerror(errno.EFBIG))
+            raise StorageDriverError(f"{path}: {error.strerror}", driver=self.name) from error
 
     @staticmethod
     def _check_replaceable(parents: _Parents, replacement_fd: int | None = None) -> None:
