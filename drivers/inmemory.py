@@ -1,8 +1,9 @@
 """The in-memory driver: a thread-safe store that lives and dies with the process.
 
-A file's content is an append-only list of immutable ``bytes`` chunks. Readers take a snapshot (the lists and a chunk
-count) and never copy more than they return; an overwrite installs new lists, so a reader opened before it keeps
-seeing the old content. Zero-filled gaps share one block of zeros instead of allocating the whole gap.
+A file's content is an append-only list of immutable ``bytes`` chunks and zero-filled gaps, a gap stored as its length
+alone whatever its size. Readers take a snapshot (the lists and a chunk count) and never copy more than they return;
+an overwrite installs new lists, so a reader opened before it keeps seeing the old content. The tree is a directory
+of names per level, never of whole paths, so a path costs memory and work in proportion to its length.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import bisect
 import io
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -20,8 +21,7 @@ from registry_storage.driver import PathList, StorageDriver
 from registry_storage.errors import PathConflictError, PathNotFoundError
 from registry_storage.fileinfo import EPOCH, FileInfo
 from registry_storage.parameters import Parameter, parse_parameters
-from registry_storage.paths import ROOT, ancestors
-from registry_storage.streams import zeros
+from registry_storage.paths import ROOT, join
 
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
@@ -33,38 +33,61 @@ def _mod_time(ns: int) -> datetime:
     return EPOCH + timedelta(microseconds=ns // _MICROSECOND_NS)
 
 
+class _Gap:
+    """A run of ``length`` zero bytes in a file's content, stored as its length alone."""
+
+    __slots__ = ("length",)
+
+    def __init__(self, length: int) -> None:
+        self.length = length
+
+
+Chunk = bytes | _Gap
+_ZERO_BLOCK = bytes(1 << 20)
+"""Shared zeros a gap is read from, a block at a time."""
+
+
+def _length(chunk: Chunk) -> int:
+    return chunk.length if isinstance(chunk, _Gap) else len(chunk)
+
+
+def _cut(chunk: Chunk, length: int) -> Chunk:
+    """The first ``length`` bytes of ``chunk``."""
+    return _Gap(length) if isinstance(chunk, _Gap) else chunk[:length]
+
+
 @dataclass
 class _File:
-    """One file: its content as chunks, ``ends[i]`` the content length through chunk ``i``, and its mod time."""
+    """One file: its content as chunks, ``ends[i]`` the content length through chunk ``i``, and its mod time.
+
+    A chunk is immutable bytes or a :class:`_Gap`, so a gap of any size costs a few bytes.
+    """
 
     mod_ns: int
-    chunks: list[bytes] = field(default_factory=list)
+    chunks: list[Chunk] = field(default_factory=list)
     ends: list[int] = field(default_factory=list)
 
     @property
     def size(self) -> int:
         return self.ends[-1] if self.ends else 0
 
-    def append(self, chunk: bytes) -> None:
+    def append(self, chunk: Chunk) -> None:
         """Add ``chunk`` at the end; readers holding a snapshot do not see it."""
-        if chunk:
-            self.ends.append(self.size + len(chunk))
+        length = _length(chunk)
+        if length:
+            self.ends.append(self.size + length)
             self.chunks.append(chunk)
-
-    def extend(self, chunks: Iterable[bytes]) -> None:
-        for chunk in chunks:
-            self.append(chunk)
 
     def resized(self, length: int, mod_ns: int) -> _File:
         """A new file holding this content cut or zero-extended to ``length``."""
         result = _File(mod_ns)
         if length >= self.size:
             result.chunks, result.ends = self.chunks[:], self.ends[:]
-            result.extend(zeros(length - self.size))
+            result.append(_Gap(length - self.size))
             return result
         index = bisect.bisect_right(self.ends, length)
         result.chunks, result.ends = self.chunks[:index], self.ends[:index]
-        result.append(self.chunks[index][: length - result.size])
+        result.append(_cut(self.chunks[index], length - result.size))
         return result
 
     def reader(self, offset: int) -> _ContentReader:
@@ -75,7 +98,7 @@ class _File:
 class _ContentReader(io.BufferedIOBase):
     """A seekable binary stream over the first ``count`` chunks of a file, which never change."""
 
-    def __init__(self, chunks: list[bytes], ends: list[int], count: int, offset: int) -> None:
+    def __init__(self, chunks: list[Chunk], ends: list[int], count: int, offset: int) -> None:
         super().__init__()
         self._chunks = chunks
         self._ends = ends
@@ -137,9 +160,13 @@ class _ContentReader(io.BufferedIOBase):
         while remaining > 0:
             index = bisect.bisect_right(self._ends, self._position, 0, self._count)
             chunk = self._chunks[index]
-            start = self._position - (self._ends[index] - len(chunk))
-            length = min(len(chunk) - start, remaining)
-            yield chunk if length == len(chunk) else memoryview(chunk)[start : start + length]
+            start = self._position - (self._ends[index] - _length(chunk))
+            length = min(_length(chunk) - start, remaining)
+            if isinstance(chunk, _Gap):
+                length = min(length, len(_ZERO_BLOCK))
+                yield memoryview(_ZERO_BLOCK)[:length]
+            else:
+                yield chunk if length == len(chunk) else memoryview(chunk)[start : start + length]
             self._position += length
             remaining -= length
 
@@ -150,10 +177,13 @@ class _ContentReader(io.BufferedIOBase):
 
 @dataclass
 class _Directory:
-    """A directory: the absolute paths of its direct children, and when that set last changed."""
+    """A directory: its direct children by name, and when that set last changed.
+
+    The tree holds names, never whole paths, so a path costs memory in proportion to its length.
+    """
 
     mod_ns: int
-    children: set[str] = field(default_factory=set)
+    children: dict[str, _File | _Directory] = field(default_factory=dict)
 
 
 class InMemoryDriver(StorageDriver):
@@ -171,8 +201,7 @@ class InMemoryDriver(StorageDriver):
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._last_ns = 0
-        self._files: dict[str, _File] = {}
-        self._directories: dict[str, _Directory] = {ROOT: _Directory(self._tick())}
+        self._root = _Directory(self._tick())
 
     @classmethod
     def from_parameters(cls, parameters: Mapping[str, Any]) -> InMemoryDriver:
@@ -184,9 +213,8 @@ class InMemoryDriver(StorageDriver):
 
     def _get_content(self, path: str) -> bytes:
         with self._lock:
-            file = self._file(path)
-            chunks = file.chunks[:]
-        return b"".join(chunks)
+            chunks = self._file(path).chunks[:]
+        return b"".join(bytes(chunk.length) if isinstance(chunk, _Gap) else chunk for chunk in chunks)
 
     def _read_stream(self, path: str, offset: int) -> io.BufferedIOBase:
         with self._lock:
@@ -194,21 +222,29 @@ class InMemoryDriver(StorageDriver):
 
     def _stat(self, path: str) -> FileInfo:
         with self._lock:
-            return self._info(path)
+            return self._info(path, self._node(path))
 
     def _list(self, path: str) -> PathList:
         with self._lock:
-            return sorted(self._directory(path).children)
+            return [join(path, name) for name in sorted(self._directory(path).children)]
 
     def _walk(self, path: str) -> Iterator[FileInfo]:
         with self._lock:
-            pending = sorted(self._directory(path).children, reverse=True)
             infos: list[FileInfo] = []
-            while pending:
-                info = self._info(pending.pop())
-                infos.append(info)
-                if info.is_dir:
-                    pending.extend(sorted(self._directories[info.path].children, reverse=True))
+            # depth-first with a stack of (directory path, directory, names still to visit, the smallest last)
+            top = self._directory(path)
+            stack = [(path, top, sorted(top.children, reverse=True))]
+            while stack:
+                directory_path, directory, names = stack[-1]
+                if not names:
+                    stack.pop()
+                    continue
+                name = names.pop()
+                child_path = join(directory_path, name)
+                node = directory.children[name]
+                infos.append(self._info(child_path, node))
+                if isinstance(node, _Directory):
+                    stack.append((child_path, node, sorted(node.children, reverse=True)))
         return iter(infos)
 
     # -- writing -----------------------------------------------------------------------------------------------
@@ -224,7 +260,8 @@ class InMemoryDriver(StorageDriver):
         with self._lock:
             self._check_file_path(path)
             now = self._tick()
-            file = self._files.get(path, _File(now)).resized(offset, now)
+            existing = self._node(path, missing_ok=True)
+            file = (existing if isinstance(existing, _File) else _File(now)).resized(offset, now)
             self._store(path, file)
         written = 0
         for chunk in chunks:
@@ -236,27 +273,19 @@ class InMemoryDriver(StorageDriver):
 
     def _move(self, source: str, destination: str) -> None:
         with self._lock:
-            file = self._files.get(source)
-            if file is None:
-                if source in self._directories:
-                    raise PathConflictError(source, "cannot move a directory")
-                raise PathNotFoundError(source)
+            node = self._node(source)
+            if isinstance(node, _Directory):
+                raise PathConflictError(source, "cannot move a directory")
             self._check_file_path(destination)
             if source == destination:
                 return
-            del self._files[source]
             self._unlink(source)
-            self._store(destination, file)
+            self._store(destination, node)
 
     def _delete(self, path: str) -> None:
         with self._lock:
-            if path in self._files:
-                del self._files[path]
-            elif path in self._directories:
-                self._delete_tree(path)
-            else:
-                raise PathNotFoundError(path)
-            self._unlink(path)
+            self._node(path)
+            self._unlink(path)  # the subtree goes with its node
 
     # -- the tree; every method below runs with the lock held --------------------------------------------------------
 
@@ -266,69 +295,93 @@ class InMemoryDriver(StorageDriver):
         self._last_ns = max(now, self._last_ns + _MICROSECOND_NS)
         return self._last_ns
 
-    def _file(self, path: str) -> _File:
-        file = self._files.get(path)
-        if file is None:
+    def _chain(self, path: str) -> list[_Directory]:
+        """The directories from the root down to the parent of ``path`` that exist (fewer when one is missing).
+
+        A file on the way ends the chain too; :meth:`_node` and :meth:`_check_file_path` tell the cases apart.
+        """
+        chain = [self._root]
+        if path == ROOT:
+            return chain
+        names = path[1:].split("/")
+        for name in names[:-1]:
+            node = chain[-1].children.get(name)
+            if not isinstance(node, _Directory):
+                break
+            chain.append(node)
+        return chain
+
+    def _node(self, path: str, *, missing_ok: bool = False) -> _File | _Directory | None:
+        """The file or directory at ``path``; PathNotFoundError when nothing is there (None with ``missing_ok``)."""
+        if path == ROOT:
+            return self._root
+        chain = self._chain(path)
+        node = chain[-1].children.get(_leaf(path)) if len(chain) == path.count("/") else None
+        if node is None and not missing_ok:
             raise PathNotFoundError(path)
-        return file
+        return node
+
+    def _file(self, path: str) -> _File:
+        node = self._node(path)
+        if not isinstance(node, _File):
+            raise PathNotFoundError(path)
+        return node
 
     def _directory(self, path: str) -> _Directory:
-        directory = self._directories.get(path)
-        if directory is None:
+        node = self._node(path)
+        if not isinstance(node, _Directory):
             raise PathNotFoundError(path)
-        return directory
+        return node
 
-    def _info(self, path: str) -> FileInfo:
-        file = self._files.get(path)
-        if file is not None:
-            return FileInfo(path, file.size, _mod_time(file.mod_ns), is_dir=False)
-        return FileInfo(path, 0, _mod_time(self._directory(path).mod_ns), is_dir=True)
+    @staticmethod
+    def _info(path: str, node: _File | _Directory | None) -> FileInfo:
+        if isinstance(node, _File):
+            return FileInfo(path, node.size, _mod_time(node.mod_ns), is_dir=False)
+        assert node is not None
+        return FileInfo(path, 0, _mod_time(node.mod_ns), is_dir=True)
 
     def _check_file_path(self, path: str) -> None:
         """Raise PathConflictError unless a file may be stored at ``path``."""
-        if path in self._directories:
+        chain = self._chain(path)
+        depth = path.count("/")
+        if len(chain) < depth:  # stopped early: a file, or nothing, where a directory would be
+            names = path[1:].split("/")
+            if isinstance(chain[-1].children.get(names[len(chain) - 1]), _File):
+                raise PathConflictError(path, f"/{'/'.join(names[: len(chain)])} is a file")
+            return
+        if isinstance(chain[-1].children.get(_leaf(path)), _Directory):
             raise PathConflictError(path, "a directory is at this path")
-        for ancestor in ancestors(path):
-            if ancestor in self._files:
-                raise PathConflictError(path, f"{ancestor} is a file")
 
     def _store(self, path: str, file: _File) -> None:
         """Put ``file`` at ``path`` (checked with _check_file_path), creating its parent directories."""
-        if path not in self._files:
-            child = path
-            for ancestor in ancestors(path):
-                directory = self._directories.get(ancestor)
-                if directory is None:
-                    self._directories[ancestor] = _Directory(self._tick(), {child})
-                    child = ancestor
-                    continue
-                directory.children.add(child)
-                directory.mod_ns = self._tick()
-                break
-        self._files[path] = file
+        chain = self._chain(path)
+        names = path[1:].split("/")
+        parent = chain[-1]
+        leaf = names[-1]
+        if len(chain) < len(names) or leaf not in parent.children:
+            parent.mod_ns = self._tick()
+            for name in names[len(chain) - 1 : -1]:
+                directory = _Directory(self._tick())
+                parent.children[name] = directory
+                parent = directory
+        parent.children[leaf] = file
 
     def _unlink(self, path: str) -> None:
         """Remove ``path`` from its parent and remove every ancestor left empty, the root aside."""
-        child = path
-        for ancestor in ancestors(path):
-            directory = self._directories[ancestor]
-            directory.children.discard(child)
+        chain = self._chain(path)
+        names = path[1:].split("/")
+        del chain[-1].children[names[-1]]
+        for depth in range(len(chain) - 1, -1, -1):
+            directory = chain[depth]
             directory.mod_ns = self._tick()
-            if directory.children or ancestor == ROOT:
+            if directory.children or depth == 0:
                 return
-            del self._directories[ancestor]
-            child = ancestor
+            del chain[depth - 1].children[names[depth - 1]]
 
-    def _delete_tree(self, path: str) -> None:
-        """Forget the directory ``path`` and everything below it (its parent still lists it)."""
-        pending = [path]
-        while pending:
-            directory = self._directories.pop(pending.pop())
-            for child in directory.children:
-                if child in self._directories:
-                    pending.append(child)
-                else:
-                    del self._files[child]
+
+def _leaf(path: str) -> str:
+    """The last component of ``path``."""
+    return path.rsplit("/", 1)[1]
 
 
 __all__ = ["InMemoryDriver"]
