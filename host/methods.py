@@ -202,15 +202,21 @@ def build_methods(session: Session) -> dict[str, Method]:
         return None
 
     def get_content(call: Call, /, *, path: object, **_: object) -> object:
-        content = driver.get_content(_string(path, "path"))
+        checked = _string(path, "path")
         limit = session.client_limits.max_attachment_bytes
-        if len(content) > limit:
+        info = driver.stat(checked)  # the size is checked before anything is read, so memory stays bounded
+        if not info.is_dir and info.size > limit:
+            raise ProtocolError(f"content of {info.size} bytes exceeds the client's max_attachment_bytes ({limit})")
+        content = driver.get_content(checked)
+        if len(content) > limit:  # it grew since
             raise ProtocolError(f"content of {len(content)} bytes exceeds the client's max_attachment_bytes ({limit})")
         call.reply_attachment = content
         return {"size": len(content)}
 
     def put_content(call: Call, /, *, path: object, **_: object) -> object:
-        driver.put_content(_string(path, "path"), bytes(call.attachment))
+        content = bytes(call.attachment)
+        call.attachment = b""  # the frame's buffer goes now, so a request holds one copy while it runs
+        driver.put_content(_string(path, "path"), content)
         return None
 
     def stat(call: Call, /, *, path: object, **_: object) -> object:

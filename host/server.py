@@ -10,7 +10,10 @@ Threading model (leader/follower on a bounded thread pool of ``workers + 1`` thr
 - any other ordinary request is queued for the pool and the reader reads on (at most ``4 x workers`` queued;
   beyond that the reader waits, which pushes back on the client);
 - requests naming an open stream run on that stream's own serial worker (see :mod:`.streams`), in arrival order,
-  so flow control never blocks the pool;
+  so flow control never blocks the pool; those other than ``stream.read``/``stream.write`` (which ``stream_window``
+  bounds) count against the same ``4 x workers`` bound;
+- the attachments of the requests in flight share a byte budget (``max_in_flight_bytes``); the reader waits while it
+  is spent, so memory follows the limits whatever the client pipelines;
 - answers are written by whichever thread produced them, through one locked frame writer; the thread calling
   :meth:`Server.run` watches the lone requests until the reading ends, then ends the session.
 
@@ -32,6 +35,7 @@ from registry_storage.errors import ProtocolError
 from registry_storage.wire import Frame, FrameError, Limits, error_to_wire, loads
 from registry_storage.wire import errors as codes
 
+from .budget import ByteBudget
 from .channel import FrameReader, FrameWriter
 from .methods import Call, Dispatcher, Session, build_methods, internal_data, is_request, protocol_data
 from .streams import StreamTable, WriteStream
@@ -44,6 +48,9 @@ EXIT_BROKEN = 3
 
 RELIEF_DELAY = 0.002
 """Seconds a lone request may hold the reader before another reader task takes over the input."""
+MAX_IN_FLIGHT_BYTES = 64 << 20
+"""Attachment bytes of the requests read and not yet answered, beyond which the reader waits (one request alone
+always passes, so a frame up to ``max_attachment_bytes`` is still served)."""
 _RELIEF_IDLE = 1.0
 """Seconds without lone requests after which the relief watch sleeps until the next one."""
 
@@ -64,7 +71,7 @@ class _LoneRun:
 class _Job:
     """One request on its way to an answer."""
 
-    __slots__ = ("call", "counted", "has_id", "id", "message", "method", "pooled", "state", "stream")
+    __slots__ = ("admitted", "bytes", "call", "counted", "has_id", "id", "message", "method", "state", "stream")
 
     def __init__(self, message: dict[str, Any], attachment: bytes | bytearray) -> None:
         self.message = message
@@ -76,7 +83,10 @@ class _Job:
         self.stream: object = params.get("stream") if isinstance(params, dict) else None
         self.state = _QUEUED
         self.counted = False
-        self.pooled = False
+        self.admitted = False
+        """Holds a place of the admission bound, given back when the job is forgotten."""
+        self.bytes = len(attachment)
+        """The share of the in-flight byte budget the job holds until it is forgotten."""
 
 
 class Server:
@@ -95,6 +105,7 @@ class Server:
         limits: Limits,
         workers: int = 8,
         grace: float = 10.0,
+        max_in_flight_bytes: int = MAX_IN_FLIGHT_BYTES,
     ) -> None:
         self._driver = driver
         self._name = driver.name
@@ -108,6 +119,7 @@ class Server:
         self._pool = ThreadPoolExecutor(self._threads, thread_name_prefix="registry-storage-call")
         self._pool_tasks = 0
         self._admission = threading.BoundedSemaphore(4 * workers)
+        self._budget = ByteBudget(max_in_flight_bytes)
         self._frames = iter(reader)
         self._reading_ended = threading.Event()
         self._shutdown: dict[str, Any] | None = None
@@ -213,6 +225,7 @@ class Server:
             if self._status is None:
                 self._status = status
             self._idle.notify_all()
+        self._budget.close()
         self._reader.stop()
 
     def _finish(self, shutdown: dict[str, Any] | None) -> None:
@@ -285,7 +298,13 @@ class Server:
             self._send(self._dispatcher.error(message["id"], code, text, data))
 
     def _schedule(self, job: _Job) -> _Job | None:
-        """Send ``job`` where it runs: its stream's worker, the reader's thread (returned), or the pool's queue."""
+        """Send ``job`` where it runs: its stream's worker, the reader's thread (returned), or the pool's queue.
+
+        Waits (and so reads no further) while the requests in flight hold the whole byte budget, or while the
+        admission bound is reached by requests queued for the pool or naming a stream (other than the
+        ``stream.read``/``stream.write`` that ``stream_window`` bounds).
+        """
+        self._budget.take(job.bytes)
         with self._lock:
             self._active += 1
             if job.has_id:
@@ -296,6 +315,8 @@ class Server:
             counted = job.method in _COUNTED
             with self._lock:
                 job.counted = counted
+            if not counted:
+                self._admit(job)
             routed = self._streams.route(job.stream, lambda: self._run(job), counted=counted)
             if routed:
                 return None
@@ -312,10 +333,15 @@ class Server:
             alone = self._active == 1 and self._pool_tasks < self._threads
         if alone and self._reader.drained():
             return job
-        job.pooled = True
-        self._admission.acquire()
+        self._admit(job)
         self._start_task(lambda: self._run_pooled(job))
         return None
+
+    def _admit(self, job: _Job) -> None:
+        """Take a place of the admission bound for ``job`` (once), waiting while none is free."""
+        if not job.admitted:
+            self._admission.acquire()
+            job.admitted = True
 
     # -- running -----------------------------------------------------------------------------------------------
 
@@ -362,8 +388,11 @@ class Server:
             self._active -= 1
             if not self._active:
                 self._idle.notify_all()
-        if job.pooled:
+        if job.admitted:
+            job.admitted = False
             self._admission.release()
+        self._budget.give(job.bytes)
+        job.bytes = 0
 
     def _cancel(self, request_id: object) -> None:
         """``$/cancel``: answer a still-queued request with -32800; a request naming a stream cancels the stream."""
