@@ -21,6 +21,8 @@ the SDK holds one more copy of each block in flight while it sends it. In all ab
 
 from __future__ import annotations
 
+import contextvars
+import logging
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -30,6 +32,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from registry_storage.fileinfo import FileInfo
+
+logger = logging.getLogger("registry_storage.drivers.azure")
 
 BLOCK_ID_LENGTH = 48
 """Length of every block id this driver writes: the service wants equal-length ids within a blob."""
@@ -137,7 +141,8 @@ class _Staging:
             for future in done:
                 future.result()
         block_id = next(self._ids)
-        future = self._executor.submit(self._stage, block_id, data)
+        # in the caller's context, so the staging shares the call's retry budget
+        future = self._executor.submit(contextvars.copy_context().run, self._stage, block_id, data)
         self._blocks.append((block_id, future))
         self._in_flight.add(future)
 
@@ -181,7 +186,7 @@ class BlockWriter:
             try:
                 first = cutter.next_block()
             except BaseException:
-                self._store.upload(self._path, cutter.held())
+                self._salvage(lambda: self._store.upload(self._path, cutter.held()))
                 raise
             if first is None or len(first) < self._block_size:
                 self._store.upload(self._path, first or b"")
@@ -199,7 +204,7 @@ class BlockWriter:
                 staging.stage(block)
             block_list = staging.block_list()
         except BaseException:
-            self._commit_prefix(staging, cutter)
+            self._salvage(lambda: self._commit_prefix(staging, cutter))
             raise
         self._store.commit_blocks(self._path, block_list)
         return cutter.bytes_read
@@ -227,6 +232,14 @@ class BlockWriter:
                 staging.stage(zero_block if gap >= len(zero_block) else bytes(gap))
                 gap -= len(zero_block)
         staging.block_list()
+
+    def _salvage(self, keep: Callable[[], None]) -> None:
+        """Run ``keep`` (storing the prefix written so far) while an error propagates; a failure of its own is
+        logged, never raised, so the caller gets the first error, the one that interrupted the write."""
+        try:
+            keep()
+        except Exception as error:
+            logger.warning("keeping the written prefix of %s failed too: %s", self._path, error)
 
     def _commit_prefix(self, staging: _Staging, cutter: _BlockCutter) -> None:
         """After an interruption: stage the bytes held, then commit the staged run that follows the base."""

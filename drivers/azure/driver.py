@@ -10,6 +10,7 @@ The SDK (the ``[azure]`` extra) is imported when a driver is built, not when thi
 
 from __future__ import annotations
 
+import contextvars
 import io
 import threading
 from collections.abc import Iterator, Mapping
@@ -115,12 +116,18 @@ class AzureDriver(StorageDriver):
     # -- reading -----------------------------------------------------------------------------------------------
 
     def _get_content(self, path: str) -> bytes:
-        return self._store.download(path, self._settings.maxconcurrency)
+        with self._store.call():
+            return self._store.download(path, self._settings.maxconcurrency)
 
     def _read_stream(self, path: str, offset: int) -> io.BufferedIOBase:
-        return open_reader(self._store.open_chunks(path, offset))
+        with self._store.call():
+            return open_reader(self._store.open_chunks(path, offset))
 
     def _stat(self, path: str) -> FileInfo:
+        with self._store.call():
+            return self._stat_once(path)
+
+    def _stat_once(self, path: str) -> FileInfo:
         if path == ROOT:
             return FileInfo(ROOT, 0, EPOCH, is_dir=True)
         info = self._store.file_info(path)
@@ -132,14 +139,16 @@ class AzureDriver(StorageDriver):
 
     def _list(self, path: str) -> PathList:
         head = "" if path == ROOT else path
-        names = {name for name in self._store.child_names(path) if is_valid_path(f"/{name}")}
+        with self._store.call():
+            names = {name for name in self._store.child_names(path) if is_valid_path(f"/{name}")}
         if not names and path != ROOT:
             raise PathNotFoundError(path)
         return sorted(f"{head}/{name}" for name in names)
 
     def _walk(self, path: str) -> Iterator[FileInfo]:
         entries = self._store.entries(path)
-        first = next(entries, None)
+        with self._store.call():
+            first = next(entries, None)
         if first is None:
             if path != ROOT:
                 raise PathNotFoundError(path)
@@ -149,17 +158,23 @@ class AzureDriver(StorageDriver):
     # -- writing -----------------------------------------------------------------------------------------------
 
     def _put_content(self, path: str, content: bytes) -> None:
-        self._check_file_destination(path)
-        if len(content) <= self._settings.blocksize:
-            self._store.upload(path, content)
-        else:
-            self._writer(path).write(0, iter((content,)))
+        with self._store.call():
+            self._check_file_destination(path)
+            if len(content) <= self._settings.blocksize:
+                self._store.upload(path, content)
+            else:
+                self._writer(path).write(0, iter((content,)))
 
     def _write_stream(self, path: str, offset: int, chunks: Iterator[bytes]) -> int:
-        self._check_file_destination(path)
-        return self._writer(path).write(offset, chunks)
+        with self._store.call():
+            self._check_file_destination(path)
+            return self._writer(path).write(offset, chunks)
 
     def _move(self, source: str, destination: str) -> None:
+        with self._store.call():
+            self._move_once(source, destination)
+
+    def _move_once(self, source: str, destination: str) -> None:
         if self._store.file_info(source) is None:
             if self._store.has_children(source):
                 raise PathConflictError(source, "cannot move a directory")
@@ -171,6 +186,10 @@ class AzureDriver(StorageDriver):
         self._store.delete_file(source)
 
     def _delete(self, path: str) -> None:
+        with self._store.call():
+            self._delete_once(path)
+
+    def _delete_once(self, path: str) -> None:
         if self._store.delete_file(path):
             return  # a file has nothing below it
         if not self._store.delete_below(path):
@@ -199,7 +218,7 @@ class AzureDriver(StorageDriver):
     def _check_file_destination(self, path: str) -> None:
         """Raise PathConflictError when ``path`` is a directory or lies below a file; the checks run concurrently."""
         parents = [parent for parent in ancestors(path) if parent != ROOT]
-        below = self._executor.submit(self._store.has_children, path)
+        below = self._executor.submit(contextvars.copy_context().run, self._store.has_children, path)
         files = list(self._executor.map(lambda parent: self._store.file_info(parent) is not None, parents))
         if below.result():
             raise PathConflictError(path, "a directory is in the way")

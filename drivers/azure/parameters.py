@@ -52,6 +52,9 @@ PARAMETERS = [
         "maxconcurrency", int, default=4, minimum=1, maximum=32, help="blocks staged or fetched at once per call"
     ),
     Parameter("maxretries", int, default=5, minimum=0, maximum=20, help="retries of a failed request"),
+    Parameter(
+        "retrytimeout", int, default=10, minimum=0, maximum=3600, help="seconds one call may spend retrying in all"
+    ),
 ]
 """Every parameter the Azure driver accepts."""
 
@@ -92,6 +95,7 @@ class AzureSettings:
     blocksize: int = 4 * MIB
     maxconcurrency: int = 4
     maxretries: int = 5
+    retrytimeout: int = 10
 
     @classmethod
     def from_parameters(cls, parameters: Mapping[str, object] | None) -> AzureSettings:

@@ -11,6 +11,7 @@ imports without the ``[azure]`` extra.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Generator, Iterable, Iterator
 from contextlib import contextmanager
@@ -33,7 +34,6 @@ from azure.storage.blob import (
     BlobSasPermissions,
     BlobServiceClient,
     ContainerClient,
-    ExponentialRetry,
     generate_blob_sas,
 )
 from requests.adapters import HTTPAdapter
@@ -45,6 +45,7 @@ from registry_storage.paths import ROOT
 
 from .blocks import CommittedBlock
 from .parameters import DRIVER_NAME, MIB, PAGE_SIZE, AzureSettings
+from .retry import BudgetedRetry, call_budget
 from .walking import BlobEntry
 
 BATCH_SIZE = 256
@@ -107,8 +108,12 @@ class BlobStore:
             "transport": RequestsTransport(
                 session=session, session_owner=True, connection_data_block_size=RESPONSE_READ_SIZE
             ),
-            "retry_policy": ExponentialRetry(
-                initial_backoff=1, increment_base=2, retry_total=settings.maxretries, random_jitter_range=1
+            "retry_policy": BudgetedRetry(
+                retry_timeout=settings.retrytimeout,
+                initial_backoff=1,
+                increment_base=2,
+                retry_total=settings.maxretries,
+                random_jitter_range=1,
             ),
             "max_single_put_size": settings.blocksize,
             "max_block_size": settings.blocksize,
@@ -133,6 +138,10 @@ class BlobStore:
             store.close()
             raise
         return store
+
+    def call(self) -> contextlib.AbstractContextManager[object]:
+        """Around one driver call: its requests share one budget of ``retrytimeout`` seconds of retrying."""
+        return call_budget(self._settings.retrytimeout)
 
     def close(self) -> None:
         """Close the HTTP connections; the store must not be used afterwards."""
