@@ -276,6 +276,7 @@ class InMemoryDriver(StorageDriver):
             node = self._node(source)
             if isinstance(node, _Directory):
                 raise PathConflictError(source, "cannot move a directory")
+            assert isinstance(node, _File)  # _node raised PathNotFoundError for nothing
             self._check_file_path(destination)
             if source == destination:
                 return

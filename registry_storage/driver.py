@@ -15,10 +15,19 @@ from io import BufferedIOBase
 from types import TracebackType
 from typing import Any
 
-from registry_storage.errors import InvalidOffsetError, PathNotFoundError, StorageDriverError, UnsupportedMethodError
+from registry_storage.errors import (
+    InvalidOffsetError,
+    InvalidParameterError,
+    PathNotFoundError,
+    StorageDriverError,
+    UnsupportedMethodError,
+)
 from registry_storage.fileinfo import FileInfo
 from registry_storage.paths import ROOT, check_path
 from registry_storage.streams import ByteSource, iter_chunks
+
+_RESERVED_OPTIONS = frozenset({"path", "self"})
+"""Names url_for options cannot have: the arguments of the method and its hook."""
 
 INTERFACE_VERSION = "1.0"
 """Version of the StorageDriver interface, ``"major.minor"``; the wire protocol's version follows it."""
@@ -155,10 +164,13 @@ class StorageDriver(abc.ABC):
     def url_for(self, path: str, /, **options: Any) -> str:
         """Return a URL a client can GET the content of ``path`` from.
 
-        Raises UnsupportedMethodError when the driver cannot make one.
+        Raises UnsupportedMethodError when the driver cannot make one, and InvalidParameterError for an option named
+        ``path`` or ``self``, which no driver takes (they would collide with the arguments of the method).
         """
         with _attributed(self.name):
             check_path(path)
+            for reserved in _RESERVED_OPTIONS.intersection(options):
+                raise InvalidParameterError(reserved, "is not a url_for option (the name is reserved)")
             return self._url_for(path, **options)
 
     # -- lifecycle ---------------------------------------------------------------------------------------------
@@ -226,5 +238,5 @@ class StorageDriver(abc.ABC):
                     continue
                 yield from self._walk_children(grandchildren)
 
-    def _url_for(self, path: str, /, **options: Any) -> str:
+    def _url_for(self, path: str, **options: Any) -> str:
         raise UnsupportedMethodError("url_for")

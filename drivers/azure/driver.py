@@ -195,7 +195,7 @@ class AzureDriver(StorageDriver):
         if not self._store.delete_below(path):
             raise PathNotFoundError(path)
 
-    def _url_for(self, path: str, /, **options: Any) -> str:
+    def _url_for(self, path: str, **options: Any) -> str:
         """A read-only SAS URL for ``path``, valid for 20 minutes unless ``expiry`` says otherwise.
 
         Options: ``expiry``, an aware datetime, an RFC 3339 string, a timedelta or seconds from now; ``method``, GET

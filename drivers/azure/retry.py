@@ -61,7 +61,7 @@ def call_budget(seconds: float) -> Generator[RetryBudget, None, None]:
         _CALL_BUDGET.reset(token)
 
 
-class BudgetedRetry(ExponentialRetry):  # type: ignore[misc] # the SDK's classes are untyped
+class BudgetedRetry(ExponentialRetry):
     """ExponentialRetry that stops retrying once the call's budget of ``retry_timeout`` seconds is spent."""
 
     def __init__(

@@ -242,7 +242,7 @@ class S3Driver(StorageDriver):
         if batch:
             self._bucket.delete_batch(batch, path)
 
-    def _url_for(self, path: str, /, **options: Any) -> str:
+    def _url_for(self, path: str, **options: Any) -> str:
         """A presigned URL for ``path``; options ``expiry`` (seconds, timedelta, or an aware datetime or RFC 3339
         time; default 20 minutes, at most 7 days) and ``method`` (GET or HEAD). Other options are ignored."""
         method = client_method(options.get("method"))

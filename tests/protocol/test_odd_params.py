@@ -28,12 +28,21 @@ def test_unknown_params_are_ignored_whatever_their_name(inmemory: RawClient, mem
     assert inmemory.call("ping", {member: 1}).result == {}
 
 
-@pytest.mark.parametrize("option", ["path", "self", "options", "call"])
-def test_url_for_options_of_any_name_reach_the_driver(inmemory: RawClient, option: str) -> None:
+@pytest.mark.parametrize("option", ["options", "call", "method", "expiry"])
+def test_url_for_options_of_any_other_name_reach_the_driver(inmemory: RawClient, option: str) -> None:
     assert inmemory.call("put_content", {"path": "/a"}, b"x").result is None
     error = inmemory.call("url_for", {"path": "/a", "options": {option: "/b"}}).error
     assert error["code"] == 1005, error
     assert error["data"] == {"type": "UnsupportedMethodError", "driver": "inmemory", "method": "url_for"}
+
+
+@pytest.mark.parametrize("option", ["path", "self"])
+def test_url_for_options_named_like_its_arguments_get_1006(inmemory: RawClient, option: str) -> None:
+    error = inmemory.call("url_for", {"path": "/a", "options": {option: "/b"}}).error
+    assert error["code"] == 1006, error
+    assert error["data"]["type"] == "InvalidParameterError"
+    assert error["data"]["parameter"] == option
+    assert inmemory.call("ping").result == {}
 
 
 @pytest.mark.parametrize("depth", [1, 252, 1000])
