@@ -44,6 +44,7 @@ from registry_storage.errors import (
 from registry_storage.fileinfo import EPOCH, FileInfo
 from registry_storage.parameters import Parameter, parse_parameters
 from registry_storage.paths import ROOT, is_valid_path, join
+from registry_storage.walkorder import Step, step
 
 DEFAULT_ROOT = "/var/lib/registry"
 STAGING_DIRECTORY = ".staging~"
@@ -274,38 +275,46 @@ class FilesystemDriver(StorageDriver):
         with self._failures(path), self._open_directory(path) as fd:
             return [join(path, entry.name) for entry in _children(fd)]
 
-    def _walk(self, path: str) -> Iterator[FileInfo]:
+    def _walk(self, path: str, start_after: str | None = None) -> Iterator[FileInfo]:
         if not self._stat(path).is_dir:
             raise PathNotFoundError(path)
-        return self._descendants(path)
+        return self._descendants(path, start_after)
 
-    def _descendants(self, path: str) -> Iterator[FileInfo]:
+    def _descendants(self, path: str, start_after: str | None) -> Iterator[FileInfo]:
         with self._failures(path):
             try:
                 with self._open_directory(path) as fd:
-                    yield from self._walk_directory(fd, path)
+                    yield from self._walk_directory(fd, path, start_after)
             except PathNotFoundError:
                 return
 
-    def _walk_directory(self, fd: int, path: str) -> Iterator[FileInfo]:
+    def _walk_directory(self, fd: int, path: str, start_after: str | None) -> Iterator[FileInfo]:
+        """Walk below the open directory ``fd``; subtrees wholly before ``start_after`` are never opened."""
         for entry in _children(fd):
             child = join(path, entry.name)
-            try:
-                info = _info(child, entry.stat(follow_symlinks=False))
-            except FileNotFoundError:
+            where = step(child, start_after)
+            if where is Step.SKIP:
                 continue
-            if info is None:
-                continue
-            yield info
-            if info.is_dir:
+            if where is Step.YIELD:
                 try:
-                    child_fd = os.open(entry.name, _DIRECTORY_FLAGS, dir_fd=fd)
-                except (FileNotFoundError, NotADirectoryError):
+                    info = _info(child, entry.stat(follow_symlinks=False))
+                except FileNotFoundError:
                     continue
-                try:
-                    yield from self._walk_directory(child_fd, child)
-                finally:
-                    os.close(child_fd)
+                if info is None:
+                    continue
+                yield info
+                if not info.is_dir:
+                    continue
+            elif not entry.is_dir(follow_symlinks=False):
+                continue
+            try:
+                child_fd = os.open(entry.name, _DIRECTORY_FLAGS, dir_fd=fd)
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            try:
+                yield from self._walk_directory(child_fd, child, None if where is Step.YIELD else start_after)
+            finally:
+                os.close(child_fd)
 
     # -- writing -----------------------------------------------------------------------------------------------
 

@@ -22,6 +22,7 @@ from registry_storage.fileinfo import EPOCH, FileInfo
 from registry_storage.parameters import Parameter, parse_parameters
 from registry_storage.paths import ROOT, ancestors
 from registry_storage.streams import zeros
+from registry_storage.walkorder import Step, step
 
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
@@ -200,15 +201,20 @@ class InMemoryDriver(StorageDriver):
         with self._lock:
             return sorted(self._directory(path).children)
 
-    def _walk(self, path: str) -> Iterator[FileInfo]:
+    def _walk(self, path: str, start_after: str | None = None) -> Iterator[FileInfo]:
         with self._lock:
             pending = sorted(self._directory(path).children, reverse=True)
             infos: list[FileInfo] = []
             while pending:
-                info = self._info(pending.pop())
-                infos.append(info)
-                if info.is_dir:
-                    pending.extend(sorted(self._directories[info.path].children, reverse=True))
+                child = pending.pop()
+                where = step(child, start_after)
+                if where is Step.SKIP:
+                    continue
+                if where is Step.YIELD:
+                    infos.append(self._info(child))
+                directory = self._directories.get(child)
+                if directory is not None:
+                    pending.extend(sorted(directory.children, reverse=True))
         return iter(infos)
 
     # -- writing -----------------------------------------------------------------------------------------------
