@@ -289,26 +289,30 @@ class FilesystemDriver(StorageDriver):
                 return
 
     def _walk_directory(self, fd: int, path: str, start_after: str | None) -> Iterator[FileInfo]:
-        """Walk below the open directory ``fd``; subtrees wholly before ``start_after`` are never opened."""
-        for entry in _children(fd):
-            child = join(path, entry.name)
+        """Walk below the open directory ``fd``; subtrees wholly before ``start_after`` are never opened.
+
+        Only the children's names are held while walking (not their directory entries with cached stat results),
+        so a directory of many files costs one string per file.
+        """
+        names = [entry.name for entry in _children(fd)]
+        for name in names:
+            child = join(path, name)
             where = step(child, start_after)
             if where is Step.SKIP:
                 continue
+            try:
+                status = os.stat(name, dir_fd=fd, follow_symlinks=False)
+            except FileNotFoundError:
+                continue
+            info = _info(child, status)
+            if info is None:
+                continue
             if where is Step.YIELD:
-                try:
-                    info = _info(child, entry.stat(follow_symlinks=False))
-                except FileNotFoundError:
-                    continue
-                if info is None:
-                    continue
                 yield info
-                if not info.is_dir:
-                    continue
-            elif not entry.is_dir(follow_symlinks=False):
+            if not info.is_dir:
                 continue
             try:
-                child_fd = os.open(entry.name, _DIRECTORY_FLAGS, dir_fd=fd)
+                child_fd = os.open(name, _DIRECTORY_FLAGS, dir_fd=fd)
             except (FileNotFoundError, NotADirectoryError):
                 continue
             try:
