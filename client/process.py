@@ -15,7 +15,7 @@ import os
 import signal
 import subprocess
 from collections.abc import Mapping
-from typing import IO, Any
+from typing import IO, Any, overload
 
 import orjson
 
@@ -77,6 +77,10 @@ def _environment(options: ProxyOptions, parameters_fd: int | None) -> dict[str, 
     return env
 
 
+@overload
+def exit_status(returncode: int) -> int: ...
+@overload
+def exit_status(returncode: None) -> None: ...
 def exit_status(returncode: int | None) -> int | None:
     """An exit status in the shell's convention, which protocol.md section 10 uses: 128 + N after signal N
     (subprocess reports it as -N)."""

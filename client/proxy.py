@@ -151,12 +151,11 @@ class ProxyDriver(StorageDriver):
                 f" and protocol {self.session.info.protocol_version} has no put stream; write it with write_stream",
                 driver=self.name,
             )
-        view = memoryview(content)
         write_chunks(
             connection,
             path,
             None,
-            iter([view]),
+            iter([content]),
             chunk_bytes=self.options.chunk_bytes,
             cancel_timeout=self.options.stop_timeout,
         )

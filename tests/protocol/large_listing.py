@@ -19,7 +19,7 @@ import time
 import orjson
 
 import registry_storage
-from registry_storage.client import launch
+from registry_storage.client import ProxyDriver, launch
 
 NAME = "file-{:07d}-" + "x" * 32
 """The names large_driver.py makes up."""
@@ -59,11 +59,13 @@ def main() -> None:
         os.makedirs(big, exist_ok=True)
         for index in range(entries):
             os.close(os.open(os.path.join(big, NAME.format(index)), os.O_CREAT | os.O_WRONLY, 0o644))
-        driver = registry_storage.create("filesystem", {"rootdirectory": parameters["root"]}, out_of_process=True)
+        created = registry_storage.create("filesystem", {"rootdirectory": parameters["root"]}, out_of_process=True)
+        assert isinstance(created, ProxyDriver)
+        driver = created
     report: dict[str, object] = {"entries": entries}
     with driver:
-        child = driver.pid  # type: ignore[attr-defined]
-        report["protocol"] = driver.session.info.protocol_version  # type: ignore[attr-defined]
+        child = driver.pid
+        report["protocol"] = driver.session.info.protocol_version
         for action in ("walk", "list"):
             own_before, child_before = _kib("self", "VmRSS"), _kib(child, "VmRSS")
             _reset_peak("self")
