@@ -8,7 +8,7 @@ from typing import Any
 
 from registry_storage import __version__
 from registry_storage.errors import IncompatibleVersionError, ProtocolError
-from registry_storage.wire.handshake import IMPLEMENTATION, Limits, accepts_chosen
+from registry_storage.wire.handshake import IMPLEMENTATION, Limits, accepts_chosen, parse_version
 
 from .connection import Connection
 
@@ -23,6 +23,11 @@ class DriverInfo:
     version: str = ""
     capabilities: Mapping[str, bool] = field(default_factory=dict)
     limits: Limits = field(default_factory=Limits)
+
+    def speaks(self, version: str) -> bool:
+        """True when the chosen protocol version is ``version`` (``"major.minor"``) or a later minor of it."""
+        chosen, wanted = parse_version(self.protocol_version), parse_version(version)
+        return chosen is not None and wanted is not None and chosen[0] == wanted[0] and chosen[1] >= wanted[1]
 
     def can(self, capability: str) -> bool:
         """True when the driver announced ``capability`` (a missing flag means false)."""

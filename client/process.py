@@ -15,7 +15,7 @@ import os
 import signal
 import subprocess
 from collections.abc import Mapping
-from typing import IO, Any
+from typing import IO, Any, overload
 
 import orjson
 
@@ -75,6 +75,18 @@ def _environment(options: ProxyOptions, parameters_fd: int | None) -> dict[str, 
     if parameters_fd is not None:
         env[PARAMETERS_FILE_VARIABLE] = f"/dev/fd/{parameters_fd}"
     return env
+
+
+@overload
+def exit_status(returncode: int) -> int: ...
+@overload
+def exit_status(returncode: None) -> None: ...
+def exit_status(returncode: int | None) -> int | None:
+    """An exit status in the shell's convention, which protocol.md section 10 uses: 128 + N after signal N
+    (subprocess reports it as -N)."""
+    if returncode is None or returncode >= 0:
+        return returncode
+    return 128 - returncode
 
 
 class DriverProcess:
@@ -146,8 +158,8 @@ class DriverProcess:
 
     @property
     def returncode(self) -> int | None:
-        """The exit status once the child has exited (negative: killed by that signal), else None."""
-        return self._popen.poll()
+        """The exit status once the child has exited (128 + N when killed by signal N), else None."""
+        return exit_status(self._popen.poll())
 
     def stderr_tail(self) -> str:
         """The last lines the child wrote to stderr."""
@@ -162,7 +174,7 @@ class DriverProcess:
     def wait(self, timeout: float) -> int | None:
         """The exit status, waiting up to ``timeout`` seconds; None when the child is still running."""
         try:
-            return self._popen.wait(timeout)
+            return exit_status(self._popen.wait(timeout))
         except subprocess.TimeoutExpired:
             return None
 
@@ -179,6 +191,6 @@ class DriverProcess:
                 self._popen.send_signal(signal_number)
             status = self.wait(timeout)
         if status is None:  # SIGKILL is not ignorable; an uninterruptible sleep is all that is left
-            status = self._popen.wait()
+            status = exit_status(self._popen.wait())
         self._pump.join(timeout)
         return status

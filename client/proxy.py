@@ -18,6 +18,7 @@ from jsonrpcclient import Error
 from registry_storage.driver import PathList, StorageDriver
 from registry_storage.errors import ProtocolError, StorageDriverError
 from registry_storage.fileinfo import FileInfo
+from registry_storage.walkorder import is_after
 from registry_storage.wire.errors import PROTOCOL_STATE_ERROR
 from registry_storage.wire.values import fileinfo_from_wire
 
@@ -26,9 +27,20 @@ from .options import ProxyOptions
 from .session import Session
 from .streams import ProxyReadStream, write_chunks
 
+PAGED_VERSION = "1.1"
+"""The protocol version from which ``list`` and ``walk`` answer in pages and ``put_content.open`` exists."""
+
 
 def _detach(box: list[Session]) -> None:
     box[0].detach()
+
+
+def _cursor(result: object, driver: str) -> str | None:
+    """The ``cursor`` of a page (protocol 1.1): a string when more pages follow, absent or null at the end."""
+    cursor = result.get("cursor") if isinstance(result, dict) else None
+    if cursor is not None and not isinstance(cursor, str):
+        raise ProtocolError(f"malformed page {result!r}: cursor must be a string or null", driver=driver)
+    return cursor
 
 
 def _member(result: object, name: str, kind: type, driver: str) -> Any:
@@ -130,13 +142,23 @@ class ProxyDriver(StorageDriver):
     def _put_content(self, path: str, content: bytes) -> None:
         connection = self._connection()
         limit = connection.peer_limits.max_attachment_bytes
-        if len(content) > limit:
+        if len(content) <= limit:
+            connection.call("put_content", {"path": path}, content)
+            return
+        if not self.session.info.speaks(PAGED_VERSION):
             raise StorageDriverError(
-                f"put_content of {len(content)} bytes to {path} is over the driver's max_attachment_bytes ({limit});"
-                " write content that large with write_stream",
+                f"put_content of {len(content)} bytes to {path} is over the driver's max_attachment_bytes ({limit})"
+                f" and protocol {self.session.info.protocol_version} has no put stream; write it with write_stream",
                 driver=self.name,
             )
-        connection.call("put_content", {"path": path}, content)
+        write_chunks(
+            connection,
+            path,
+            None,
+            iter([content]),
+            chunk_bytes=self.options.chunk_bytes,
+            cancel_timeout=self.options.stop_timeout,
+        )
 
     def _read_stream(self, path: str, offset: int) -> BufferedIOBase:
         return ProxyReadStream.open(
@@ -162,12 +184,31 @@ class ProxyDriver(StorageDriver):
         return fileinfo_from_wire(self._call("stat", {"path": path}))
 
     def _list(self, path: str) -> PathList:
-        paths: list[Any] = _member(self._call("list", {"path": path}), "paths", list, self.name)
+        if not self.session.info.speaks(PAGED_VERSION):
+            return self._strings(self._call("list", {"path": path}))
+        children: PathList = []
+        params: dict[str, Any] = {"path": path}
+        while True:
+            result = self._call("list", params)
+            children += self._strings(result)
+            cursor = _cursor(result, self.name)
+            if cursor is None:
+                return children
+            params = {"path": path, "cursor": cursor}
+
+    def _strings(self, result: object) -> PathList:
+        paths: list[Any] = _member(result, "paths", list, self.name)
         if not all(isinstance(child, str) for child in paths):
             raise ProtocolError(f"list answered paths that are not all strings: {paths!r}", driver=self.name)
         return paths
 
-    def _walk(self, path: str) -> Iterator[FileInfo]:
+    def _walk(self, path: str, start_after: str | None = None) -> Iterator[FileInfo]:
+        if self.session.info.speaks(PAGED_VERSION):
+            params: dict[str, Any] = {"path": path}
+            if start_after is not None:
+                params["start_after"] = start_after
+            first = self._call("walk", params)  # raises now for a missing path
+            return self._walk_pages(path, first)
         if self.session.info.can("walk"):
             connection = self._connection()
             response, _ = connection.wait(connection.submit("walk", {"path": path}))
@@ -175,9 +216,28 @@ class ProxyDriver(StorageDriver):
                 raise connection.error_from(response)
             if not isinstance(response, Error):
                 entries: list[Any] = _member(response.result, "entries", list, self.name)
-                return iter([fileinfo_from_wire(entry) for entry in entries])
+                infos = [fileinfo_from_wire(entry) for entry in entries]
+                return iter([info for info in infos if is_after(info.path, start_after)])
             # the whole tree does not fit in one answer (over max_message_bytes): walk it by list and stat
-        return super()._walk(path)
+        return super()._walk(path, start_after)
+
+    def _walk_pages(self, path: str, result: object) -> Iterator[FileInfo]:
+        """The entries of a paged walk. The next page is asked for while this one is consumed, so at most two pages
+        are held; when the caller stops early the pending request is abandoned."""
+        connection = self._connection()
+        while True:
+            entries: list[Any] = _member(result, "entries", list, self.name)
+            cursor = _cursor(result, self.name)
+            pending = None if cursor is None else connection.submit("walk", {"path": path, "cursor": cursor})
+            try:
+                yield from (fileinfo_from_wire(entry) for entry in entries)
+            except BaseException:
+                if pending is not None:
+                    connection.abandon(pending)
+                raise
+            if pending is None:
+                return
+            result, _ = connection.result(pending)
 
     def _move(self, source: str, destination: str) -> None:
         self._call("move", {"source": source, "destination": destination})

@@ -10,12 +10,21 @@ import contextlib
 from collections.abc import Mapping
 from typing import Any
 
-from registry_storage.errors import IncompatibleVersionError, StorageDriverError
+from registry_storage.errors import (
+    DriverExitedError,
+    IncompatibleVersionError,
+    InvalidParameterError,
+    StorageDriverError,
+)
+from registry_storage.wire.startup import startup_error_in
 
 from .connection import Connection
 from .handshake import DriverInfo, handshake
 from .options import ProxyOptions
 from .process import DriverProcess
+
+EXIT_USAGE = 2
+"""The exit status of a driver started with bad parameters (protocol.md section 10)."""
 
 
 class Session:
@@ -31,9 +40,11 @@ class Session:
     def start(cls, executable: str, name: str, parameters: Mapping[str, Any], options: ProxyOptions) -> Session:
         """Spawn ``executable`` as driver ``name`` and shake hands with it.
 
-        Raises InvalidStorageDriverError when it cannot be run, DriverExitedError when it exits before answering
-        (bad parameters: status 2 and its message in the stderr tail), IncompatibleVersionError when it speaks no
-        common protocol version (the child is stopped first), and DeadlineExceededError when it stays silent.
+        Raises InvalidStorageDriverError when it cannot be run, InvalidParameterError (its cause the
+        DriverExitedError) when it exits with status 2 after a start-up failure line naming a bad parameter
+        (protocol.md section 2), DriverExitedError when it exits before answering otherwise,
+        IncompatibleVersionError when it speaks no common protocol version (the child is stopped first), and
+        DeadlineExceededError when it stays silent.
         """
         process = DriverProcess.spawn(executable, name, parameters, options)
         connection = Connection(
@@ -47,6 +58,12 @@ class Session:
         try:
             connection.start()
             info = handshake(connection, options.protocol_versions, name, options.start_timeout)
+        except DriverExitedError as exited:
+            cls._stop(process, connection, options, shutdown=False)
+            typed = startup_error_in(exited.stderr_tail, name)
+            if isinstance(typed, InvalidParameterError) and exited.returncode == EXIT_USAGE:
+                raise typed from exited
+            raise
         except BaseException as error:
             cls._stop(process, connection, options, shutdown=isinstance(error, IncompatibleVersionError))
             raise

@@ -254,7 +254,7 @@ class ProxyReadStream(io.BufferedIOBase):
 def write_chunks(
     connection: Connection,
     path: str,
-    offset: int,
+    offset: int | None,
     chunks: Iterator[bytes],
     *,
     chunk_bytes: int,
@@ -262,16 +262,22 @@ def write_chunks(
 ) -> int:
     """Write every chunk to ``path`` at ``offset`` through a write stream; return the bytes written.
 
+    With ``offset`` None the stream is a put stream (``put_content.open``, protocol 1.1): the driver replaces the
+    whole content atomically when the stream is closed, and a cancelled put changes nothing.
+
     Chunks are split to at most ``chunk_bytes`` (and the driver's ``max_chunk_bytes``); at most ``stream_window``
     ``stream.write`` requests are unanswered at once. If anything fails midway (the source raises, the driver
     answers an error, a deadline passes), the stream is cancelled with ``stream.cancel`` and the error propagates
     unchanged. The cancel's answer is awaited (up to ``cancel_timeout``), so the driver has kept the base plus a
     prefix when this returns, except after a deadline: a driver that stopped answering may still be writing then.
     """
-    result, _ = connection.call("write_stream.open", {"path": path, "offset": offset})
+    if offset is None:
+        result, _ = connection.call("put_content.open", {"path": path})
+    else:
+        result, _ = connection.call("write_stream.open", {"path": path, "offset": offset})
     stream = _stream_id(result, connection.driver)
     limits = connection.peer_limits
-    limit = max(1, min(chunk_bytes, limits.max_chunk_bytes))
+    limit = max(1, min(chunk_bytes, limits.max_chunk_bytes, limits.max_attachment_bytes))
     window = max(1, limits.stream_window)
     params = {"stream": stream}
     in_flight: deque[PendingCall] = deque()

@@ -45,6 +45,7 @@ from registry_storage.errors import (
 from registry_storage.fileinfo import EPOCH, FileInfo
 from registry_storage.parameters import Parameter, parse_parameters
 from registry_storage.paths import ROOT, is_valid_path, join
+from registry_storage.walkorder import Step, step
 
 DEFAULT_ROOT = "/var/lib/registry"
 STAGING_DIRECTORY = ".staging~"
@@ -298,55 +299,63 @@ class FilesystemDriver(StorageDriver):
         with self._failures(path), self._open_directory(path) as fd:
             return [join(path, entry.name) for entry in _children(fd)]
 
-    def _walk(self, path: str) -> Iterator[FileInfo]:
+    def _walk(self, path: str, start_after: str | None = None) -> Iterator[FileInfo]:
         if not self._stat(path).is_dir:
             raise PathNotFoundError(path)
-        return self._descendants(path)
+        return self._descendants(path, start_after)
 
-    def _descendants(self, path: str) -> Iterator[FileInfo]:
+    def _descendants(self, path: str, start_after: str | None) -> Iterator[FileInfo]:
         with self._failures(path):
             try:
                 with self._open_directory(path) as fd:
-                    yield from self._walk_directory(fd, path)
+                    yield from self._walk_directory(fd, path, start_after)
             except PathNotFoundError:
                 return
 
-    def _walk_directory(self, fd: int, path: str) -> Iterator[FileInfo]:
-        """Every entry below directory ``fd`` (named ``path``), parents first, siblings sorted.
+    def _walk_directory(self, fd: int, path: str, start_after: str | None) -> Iterator[FileInfo]:
+        """Every entry below directory ``fd`` (named ``path``), parents first, siblings sorted; subtrees wholly
+        before ``start_after`` are never opened.
 
-        An explicit stack of open directories replaces recursion, so a tree of any depth is walked; entries that
-        vanish meanwhile are skipped.
+        An explicit stack of open directories replaces recursion, so a tree of any depth is walked. Only the
+        children's names are held (not their directory entries with cached stat results), so a directory of many
+        files costs one string per file. Entries that vanish meanwhile are skipped.
         """
-        stack: list[tuple[int, str, Iterator[os.DirEntry[str]]]] = [(fd, path, iter(_children(fd)))]
+        stack: list[tuple[int, str, Iterator[str], str | None]] = [(fd, path, _child_names(fd), start_after)]
         try:
             while stack:
-                directory, directory_path, pending = stack[-1]
-                entry = next(pending, None)
-                if entry is None:
+                directory, directory_path, pending, hint = stack[-1]
+                name = next(pending, None)
+                if name is None:
                     stack.pop()
                     if stack:
                         os.close(directory)
                     continue
-                child = join(directory_path, entry.name)
+                child = join(directory_path, name)
+                where = step(child, hint)
+                if where is Step.SKIP:
+                    continue
                 try:
-                    info = _info(child, entry.stat(follow_symlinks=False))
+                    status = os.stat(name, dir_fd=directory, follow_symlinks=False)
                 except FileNotFoundError:
                     continue
+                info = _info(child, status)
                 if info is None:
                     continue
-                yield info
-                if info.is_dir:
-                    try:
-                        child_fd = os.open(entry.name, _DIRECTORY_FLAGS, dir_fd=directory)
-                    except (FileNotFoundError, NotADirectoryError):
-                        continue
-                    try:
-                        stack.append((child_fd, child, iter(_children(child_fd))))
-                    except BaseException:
-                        os.close(child_fd)
-                        raise
+                if where is Step.YIELD:
+                    yield info
+                if not info.is_dir:
+                    continue
+                try:
+                    child_fd = os.open(name, _DIRECTORY_FLAGS, dir_fd=directory)
+                except (FileNotFoundError, NotADirectoryError):
+                    continue
+                try:
+                    stack.append((child_fd, child, _child_names(child_fd), None if where is Step.YIELD else hint))
+                except BaseException:
+                    os.close(child_fd)
+                    raise
         finally:
-            for directory, _, _ in stack[1:]:
+            for directory, _, _, _ in stack[1:]:
                 os.close(directory)
 
     # -- writing -----------------------------------------------------------------------------------------------
@@ -566,6 +575,11 @@ class FilesystemDriver(StorageDriver):
             raise _refused(parents.path, parents.path, status.st_mode)
         if replacement_fd is not None:
             _advance_mod_time(replacement_fd, status.st_mtime_ns)
+
+
+def _child_names(fd: int) -> Iterator[str]:
+    """The names of :func:`_children`, without their entries (a walk holds one string per child)."""
+    return iter([entry.name for entry in _children(fd)])
 
 
 def _children(fd: int) -> list[os.DirEntry[str]]:

@@ -22,6 +22,7 @@ from registry_storage.errors import PathConflictError, PathNotFoundError
 from registry_storage.fileinfo import EPOCH, FileInfo
 from registry_storage.parameters import Parameter, parse_parameters
 from registry_storage.paths import ROOT, join
+from registry_storage.walkorder import Step, step
 
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
@@ -228,23 +229,28 @@ class InMemoryDriver(StorageDriver):
         with self._lock:
             return [join(path, name) for name in sorted(self._directory(path).children)]
 
-    def _walk(self, path: str) -> Iterator[FileInfo]:
+    def _walk(self, path: str, start_after: str | None = None) -> Iterator[FileInfo]:
         with self._lock:
             infos: list[FileInfo] = []
-            # depth-first with a stack of (directory path, directory, names still to visit, the smallest last)
+            # depth-first with a stack of (directory path, directory, names still to visit (the smallest last), hint)
             top = self._directory(path)
-            stack = [(path, top, sorted(top.children, reverse=True))]
+            stack = [(path, top, sorted(top.children, reverse=True), start_after)]
             while stack:
-                directory_path, directory, names = stack[-1]
+                directory_path, directory, names, hint = stack[-1]
                 if not names:
                     stack.pop()
                     continue
                 name = names.pop()
                 child_path = join(directory_path, name)
+                where = step(child_path, hint)
+                if where is Step.SKIP:
+                    continue
                 node = directory.children[name]
-                infos.append(self._info(child_path, node))
+                if where is Step.YIELD:
+                    infos.append(self._info(child_path, node))
                 if isinstance(node, _Directory):
-                    stack.append((child_path, node, sorted(node.children, reverse=True)))
+                    subtree_hint = None if where is Step.YIELD else hint
+                    stack.append((child_path, node, sorted(node.children, reverse=True), subtree_hint))
         return iter(infos)
 
     # -- writing -----------------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ parent death).
 from __future__ import annotations
 
 from registry_storage.driver import StorageDriver
-from registry_storage.wire import FrameDecoder, Limits
+from registry_storage.wire import PROTOCOL_VERSION, FrameDecoder, Limits
 
 from .channel import FrameReader, FrameWriter, enlarge_pipe
 from .lifecycle import Watchdog, configure_logging, protect_stdio
@@ -29,6 +29,7 @@ def serve(
     workers: int = DEFAULT_WORKERS,
     grace: float = 10.0,
     watch: bool | None = None,
+    protocol_version: str = PROTOCOL_VERSION,
 ) -> int:
     """Serve ``driver`` over the protocol, reading frames from ``stdin_fd`` and writing them to ``stdout_fd``.
 
@@ -36,7 +37,8 @@ def serve(
     broke, 128 + N after signal N, 1 after an unexpected failure of the host itself. The driver is closed before it
     returns. ``limits`` are the receive limits announced in the handshake (defaults: protocol.md section 12);
     ``workers`` the threads serving ordinary requests; ``grace`` the seconds the end of the session waits for answers
-    still pending.
+    still pending; ``protocol_version`` the highest version the host offers (an older minor serves clients as a
+    driver written for that version would, which the cross-version tests rely on).
 
     On the process's own stdin/stdout (the defaults) the host first moves the protocol to private descriptors and
     points fd 1 at stderr (:func:`~registry_storage.host.lifecycle.protect_stdio`). ``watch`` (default: on the
@@ -53,7 +55,15 @@ def serve(
         enlarge_pipe(fd)
     limits = limits or Limits()
     reader = FrameReader(stdin_fd, FrameDecoder(limits.max_message_bytes, limits.max_attachment_bytes))
-    server = Server(driver, reader, FrameWriter(stdout_fd), limits=limits, workers=workers, grace=grace)
+    server = Server(
+        driver,
+        reader,
+        FrameWriter(stdout_fd),
+        limits=limits,
+        workers=workers,
+        grace=grace,
+        protocol_version=protocol_version,
+    )
     watchdog = Watchdog(server.stop) if (own_stdio if watch is None else watch) else None
     if watchdog is not None:
         watchdog.start()

@@ -7,9 +7,10 @@ when ``REGISTRY_STORAGE_PARAMETERS_FILE`` is set, that file's JSON object is mer
 in this process only (:func:`registry_storage.factory.create_in_process`), never spawned.
 
 Exit statuses (protocol.md section 10): 0 after ``shutdown`` or end of input; 2 for usage errors (bad argv[1], bad
-parameters, unreadable parameters file, started on a terminal), each reported as ONE stderr line
-``registry-storage-<name>: <message>``; 1 when the driver fails to start for another reason; 3 when the channel
-broke; 128 + N after signal N.
+parameters, unreadable parameters file, no driver of that name, started on a terminal); 1 when the driver fails to
+start for another reason (a missing extra is a broken install); 3 when the channel broke; 128 + N after signal N.
+Each start-up failure is reported as ONE stderr line, ``ERROR registry-storage-<name>: <error object>``
+(:mod:`registry_storage.wire.startup`), so the client raises the typed error.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from registry_storage.errors import InvalidParameterError, InvalidStorageDriverE
 from registry_storage.factory import EXECUTABLE_PREFIX, create_in_process
 from registry_storage.wire import loads
 from registry_storage.wire.handshake import PROTOCOL_VERSION
+from registry_storage.wire.startup import format_startup_error
 
 from .lifecycle import configure_logging, terminate
 
@@ -40,7 +42,12 @@ _OBJECT_EXAMPLE = '{"name": "value"}'
 
 
 class UsageError(Exception):
-    """The program was started wrongly; the message is the one line it prints."""
+    """The program was started wrongly; the message says how, ``parameter`` names where (``argv[1]`` or the
+    parameters file's variable)."""
+
+    def __init__(self, message: str, parameter: str = "argv[1]") -> None:
+        super().__init__(message)
+        self.parameter = parameter
 
 
 def usage(name: str) -> str:
@@ -69,8 +76,12 @@ def read_parameters(argument: str | None) -> dict[str, object]:
             with open(path, "rb") as file:
                 content = file.read()
         except OSError as error:
-            raise UsageError(f"cannot read the parameters file {path}: {error.strerror or error}") from None
-        parameters.update(_json_object(content, f"the parameters file {path}"))
+            reason = f"cannot read the parameters file {path}: {error.strerror or error}"
+            raise UsageError(reason, PARAMETERS_FILE_VARIABLE) from None
+        try:
+            parameters.update(_json_object(content, f"the parameters file {path}"))
+        except UsageError as error:
+            raise UsageError(str(error), PARAMETERS_FILE_VARIABLE) from None
     return parameters
 
 
@@ -84,8 +95,20 @@ def _json_object(text: str | bytes, where: str) -> dict[str, object]:
     return value
 
 
-def _fail(name: str, message: str) -> None:
-    print(f"{EXECUTABLE_PREFIX}{name}: {' '.join(message.split())}", file=sys.stderr, flush=True)
+def _fail(name: str, error: StorageDriverError) -> None:
+    """Write the start-up failure line (protocol.md section 2) for ``error``."""
+    print(format_startup_error(EXECUTABLE_PREFIX + name, error, name), file=sys.stderr, flush=True)
+
+
+def _usage_error(name: str, parameter: str, message: str) -> InvalidParameterError:
+    error = InvalidParameterError(parameter, message, driver=name)
+    error.message = message
+    return error
+
+
+def _is_broken_install(error: InvalidStorageDriverError) -> bool:
+    """True when the driver is installed but its module (or an extra it needs) cannot be imported."""
+    return isinstance(error.__cause__, ImportError)
 
 
 def run(name: str, arguments: list[str]) -> int:
@@ -99,24 +122,28 @@ def run(name: str, arguments: list[str]) -> int:
         sys.stderr.flush()
         return EXIT_USAGE
     if len(arguments) > 1:
-        _fail(name, "expected at most one argument, a JSON object of parameters")
+        _fail(name, _usage_error(name, "argv", "expected at most one argument, a JSON object of parameters"))
         return EXIT_USAGE
     try:
         parameters = read_parameters(arguments[0] if arguments else None)
     except UsageError as error:
-        _fail(name, str(error))
+        _fail(name, _usage_error(name, error.parameter, str(error)))
         return EXIT_USAGE
     configure_logging()
     try:
         driver = create_in_process(name, parameters)
-    except (InvalidParameterError, InvalidStorageDriverError) as error:
-        _fail(name, error.message)
+    except InvalidParameterError as error:
+        _fail(name, error)
         return EXIT_USAGE
+    except InvalidStorageDriverError as error:
+        _fail(name, error)
+        return EXIT_FAILURE if _is_broken_install(error) else EXIT_USAGE
     except StorageDriverError as error:
-        _fail(name, f"cannot start: {error.message}")
+        error.message = f"cannot start: {error.message}"
+        _fail(name, error)
         return EXIT_FAILURE
     except Exception as error:
-        _fail(name, f"cannot start: {type(error).__name__}: {error}")
+        _fail(name, StorageDriverError(f"cannot start: {type(error).__name__}: {error}", driver=name))
         return EXIT_FAILURE
 
     from . import serve  # noqa: PLC0415 - jsonrpcserver is imported only once the driver exists

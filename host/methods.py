@@ -25,15 +25,20 @@ from jsonrpcserver import Error, Result, Success
 import registry_storage
 from registry_storage.driver import StorageDriver
 from registry_storage.errors import IncompatibleVersionError, InvalidOffsetError, ProtocolError, StorageDriverError
+from registry_storage.paths import check_path, is_valid_path
 from registry_storage.wire import Limits, choose_version, dumps, error_to_wire, fileinfo_to_wire, loads
 from registry_storage.wire import errors as codes
-from registry_storage.wire.handshake import IMPLEMENTATION
+from registry_storage.wire.handshake import IMPLEMENTATION, PROTOCOL_VERSION, parse_version
 
+from .pages import PageTable, list_page, walk_page
 from .streams import ReadStream, StreamFailedError, StreamTable, WriteStream
 
 logger = logging.getLogger("registry_storage.host")
 
 Method = Callable[..., Result]
+
+PAGES = (1, 1)
+"""The protocol version that answers ``list`` and ``walk`` in pages and has ``put_content.open``."""
 
 _JSON_TYPES = {"str": "a string", "int": "a number", "float": "a number", "bool": "a boolean", "NoneType": "null"}
 _JSON_TYPES.update({"list": "an array", "dict": "an object"})
@@ -58,8 +63,17 @@ class Session:
     """Called with the id named by ``$/cancel``."""
     version: str | None = None
     """The protocol version chosen by the handshake; None until one succeeded."""
+    supported: str = PROTOCOL_VERSION
+    """The highest protocol version this host speaks."""
     client_limits: Limits = field(default_factory=Limits)
     client: dict[str, Any] = field(default_factory=dict)
+    pages: PageTable = field(default_factory=PageTable)
+    """The listings answered in pages and not finished yet (protocol 1.1)."""
+
+    def speaks(self, version: tuple[int, int]) -> bool:
+        """True when the chosen protocol version is ``version`` or a later minor of it."""
+        chosen = parse_version(self.version)
+        return chosen is not None and chosen[0] == version[0] and chosen[1] >= version[1]
 
 
 class InvalidParamsError(Exception):
@@ -111,6 +125,13 @@ def _integer(value: object, name: str, lowest: int, highest: int) -> int:
 def _offset(path: str, value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise InvalidOffsetError(path, _echo(value))
+    return value
+
+
+def _cursor(value: object) -> str:
+    """A cursor from a previous page: the host's cursors are the path of that page's last entry."""
+    if not isinstance(value, str) or not is_valid_path(value):
+        raise InvalidParamsError("cursor must be the cursor of a previous page of the same listing")
     return value
 
 
@@ -167,7 +188,7 @@ def build_methods(session: Session) -> dict[str, Method]:
     ) -> object:
         if not isinstance(versions, list) or not all(isinstance(version, str) for version in versions):
             raise InvalidParamsError('versions must be an array of "major.minor" strings')
-        chosen = choose_version(versions)
+        chosen = choose_version(versions, session.supported)
         if chosen is None:
             raise IncompatibleVersionError(versions, None)
         session.version = chosen
@@ -222,11 +243,25 @@ def build_methods(session: Session) -> dict[str, Method]:
     def stat(call: Call, /, *, path: object, **_: object) -> object:
         return fileinfo_to_wire(driver.stat(_string(path, "path")))
 
-    def list_(call: Call, /, *, path: object, **_: object) -> object:
-        return {"paths": driver.list(_string(path, "path"))}
+    def page_budget() -> int:
+        return session.client_limits.max_message_bytes // 2
 
-    def walk(call: Call, /, *, path: object, **_: object) -> object:
-        return {"entries": [fileinfo_to_wire(info) for info in driver.walk(_string(path, "path"))]}
+    def list_(call: Call, /, *, path: object, cursor: object = None, **_: object) -> object:
+        checked = _string(path, "path")
+        if not session.speaks(PAGES):
+            return {"paths": driver.list(checked)}
+        after = None if cursor is None else _cursor(cursor)
+        return list_page(session.pages, lambda: driver.list(checked), checked, after, page_budget())
+
+    def walk(call: Call, /, *, path: object, start_after: object = None, cursor: object = None, **_: object) -> object:
+        checked = _string(path, "path")
+        if not session.speaks(PAGES):
+            return {"entries": [fileinfo_to_wire(info) for info in driver.walk(checked)]}
+        hint = _string(start_after, "start_after") if start_after is not None else None
+        after = _cursor(cursor) if cursor is not None else hint
+        return walk_page(
+            session.pages, lambda first: driver.walk(checked, start_after=first), checked, after, page_budget()
+        )
 
     def move(call: Call, /, *, source: object, destination: object, **_: object) -> object:
         driver.move(_string(source, "source"), _string(destination, "destination"))
@@ -242,6 +277,10 @@ def build_methods(session: Session) -> dict[str, Method]:
         if not isinstance(options, dict):
             raise InvalidParamsError(f"options must be an object, not {_kind(options)}")
         return {"url": driver.url_for(_string(path, "path"), **options)}
+
+    def put_content_open(call: Call, /, *, path: object, **_: object) -> object:
+        checked = check_path(_string(path, "path"))
+        return {"stream": streams.open_put(checked)}
 
     def read_stream_open(call: Call, /, *, path: object, offset: object, **_: object) -> object:
         checked = _string(path, "path")
@@ -303,6 +342,7 @@ def build_methods(session: Session) -> dict[str, Method]:
         "move": move,
         "delete": delete,
         "url_for": url_for,
+        "put_content.open": put_content_open,
         "read_stream.open": read_stream_open,
         "write_stream.open": write_stream_open,
         "stream.read": stream_read,

@@ -32,7 +32,7 @@ from typing import Any, cast
 
 from registry_storage.driver import StorageDriver
 from registry_storage.errors import ProtocolError
-from registry_storage.wire import Frame, FrameError, Limits, error_to_wire, loads
+from registry_storage.wire import PROTOCOL_VERSION, Frame, FrameError, Limits, error_to_wire, loads
 from registry_storage.wire import errors as codes
 
 from .budget import ByteBudget
@@ -106,6 +106,7 @@ class Server:
         workers: int = 8,
         grace: float = 10.0,
         max_in_flight_bytes: int = MAX_IN_FLIGHT_BYTES,
+        protocol_version: str = PROTOCOL_VERSION,
     ) -> None:
         self._driver = driver
         self._name = driver.name
@@ -113,7 +114,7 @@ class Server:
         self._writer = writer
         self._grace = grace
         self._streams = StreamTable(driver, limits)
-        self._session = Session(driver, limits, self._streams, self._cancel)
+        self._session = Session(driver, limits, self._streams, self._cancel, supported=protocol_version)
         self._dispatcher = Dispatcher(build_methods(self._session), driver.name)
         self._threads = workers + 1  # the requests' threads and the reader's
         self._pool = ThreadPoolExecutor(self._threads, thread_name_prefix="registry-storage-call")
@@ -236,6 +237,7 @@ class Server:
                 self._idle.wait(max(0.0, deadline - time.monotonic()))
             hurried = self._status is not None
         self._streams.finish_all(1.0 if hurried else max(1.0, deadline - time.monotonic()))
+        self._session.pages.close()
         if shutdown is not None and self._status is None:
             reply = self._dispatcher.dispatch(shutdown, Call())
             if reply is not None:

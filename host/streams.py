@@ -5,6 +5,8 @@ order, so a slow stream (or one waiting for flow control) never blocks other cal
 
 - A :class:`ReadStream` pulls: each ``stream.read`` reads the next chunk from the driver's stream into a buffer the
   stream reuses (the answer is written before the next request of the stream runs).
+- A :class:`PutStream` gathers the chunks of a ``put_content`` too large for one attachment and stores them with
+  the driver's atomic ``put_content`` when the stream is closed.
 - A :class:`WriteStream` runs the driver's ``write_stream`` in a dedicated thread, fed by a small bounded queue of
   chunks; ``stream.write`` returns once its chunk is in the queue. Cancelling makes the chunk iterator raise
   :class:`~registry_storage.errors.OperationCancelledError`, so the driver keeps the base plus a prefix.
@@ -251,6 +253,46 @@ class WriteStream(Stream):
             self._changed.notify_all()
 
 
+class PutStream(WriteStream):
+    """``put_content`` of content too large for one attachment (protocol 1.1): the chunks are gathered and the
+    driver's atomic ``put_content`` runs at ``stream.close``, so readers see the old content or the new one. A
+    cancelled put changes nothing."""
+
+    kind = "put"
+
+    def __init__(self, stream_id: int, path: str, driver: StorageDriver) -> None:
+        Stream.__init__(self, stream_id, path)
+        self._driver = driver
+        self._content = bytearray()
+        self._lock = threading.Lock()
+        self._cancelled = False
+
+    def start(self) -> None:
+        return
+
+    def put(self, chunk: bytes | bytearray | memoryview) -> None:
+        with self._lock:
+            if self._cancelled:
+                raise OperationCancelledError("put_content")
+            self._content += chunk
+
+    def close(self) -> int:
+        with self._lock:
+            if self._cancelled:
+                raise OperationCancelledError("put_content")
+            content, self._content = bytes(self._content), bytearray()
+        self._driver.put_content(self.path, content)
+        return len(content)
+
+    def interrupt(self) -> None:
+        with self._lock:
+            self._cancelled = True
+            self._content = bytearray()
+
+    def finish(self, timeout: float | None = None) -> None:
+        self.interrupt()
+
+
 class StreamTable:
     """The open streams of one session, by id.
 
@@ -292,6 +334,11 @@ class StreamTable:
             self._release()
             raise
         return self._register(stream)
+
+    def open_put(self, path: str) -> int:
+        """Open a put stream to ``path`` (see :class:`PutStream`); returns the new stream id."""
+        stream_id = self._reserve()
+        return self._register(PutStream(stream_id, path, self._driver))
 
     def _reserve(self) -> int:
         with self._lock:
@@ -387,4 +434,4 @@ class StreamTable:
             return len(self._streams)
 
 
-__all__ = ["ReadStream", "SerialWorker", "Stream", "StreamFailedError", "StreamTable", "WriteStream"]
+__all__ = ["PutStream", "ReadStream", "SerialWorker", "Stream", "StreamFailedError", "StreamTable", "WriteStream"]

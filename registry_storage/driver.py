@@ -25,11 +25,12 @@ from registry_storage.errors import (
 from registry_storage.fileinfo import FileInfo
 from registry_storage.paths import ROOT, check_path
 from registry_storage.streams import ByteSource, iter_chunks
+from registry_storage.walkorder import Step, step
 
 _RESERVED_OPTIONS = frozenset({"path", "self"})
 """Names url_for options cannot have: the arguments of the method and its hook."""
 
-INTERFACE_VERSION = "1.0"
+INTERFACE_VERSION = "1.1"
 """Version of the StorageDriver interface, ``"major.minor"``; the wire protocol's version follows it."""
 
 PathList = builtins.list[str]
@@ -102,14 +103,20 @@ class StorageDriver(abc.ABC):
             check_path(path, allow_root=True)
             return self._list(path)
 
-    def walk(self, path: str = ROOT) -> Iterator[FileInfo]:
+    def walk(self, path: str = ROOT, start_after: str | None = None) -> Iterator[FileInfo]:
         """Yield every descendant of directory ``path``, depth-first, parent before children, siblings sorted.
 
-        Raises PathNotFoundError (at the call, not at the first item) when ``path`` is missing or a file.
+        Siblings sort by the bytes of their names, so over full paths ``/`` sorts below every other character
+        (:func:`registry_storage.walkorder.walk_key`): ``/a/b/x`` comes before ``/a/b-c``. With ``start_after``, only
+        the entries after that path in this order are yielded; it need not exist, nor lie below ``path`` (``/`` means
+        no entry is left out). Raises PathNotFoundError (at the call, not at the first item) when ``path`` is missing
+        or a file, whatever ``start_after`` is, and InvalidPathError for an invalid ``path`` or ``start_after``.
         """
         with _attributed(self.name):
             check_path(path, allow_root=True)
-            entries = self._walk(path)
+            if start_after is not None:
+                check_path(start_after, allow_root=True)
+            entries = self._walk(path, start_after)
         return self._attributed_entries(entries)
 
     def _attributed_entries(self, entries: Iterator[FileInfo]) -> Iterator[FileInfo]:
@@ -219,13 +226,24 @@ class StorageDriver(abc.ABC):
     @abc.abstractmethod
     def _delete(self, path: str) -> None: ...
 
-    def _walk(self, path: str) -> Iterator[FileInfo]:
-        """Derive walk from list and stat; drivers with a flat listing should do better."""
+    def _walk(self, path: str, start_after: str | None = None) -> Iterator[FileInfo]:
+        """Derive walk from list and stat, skipping the subtrees that lie wholly before ``start_after``; drivers
+        with a flat listing should do better."""
         children = self._list(path)
-        return self._walk_children(children)
+        return self._walk_children(children, start_after)
 
-    def _walk_children(self, children: PathList) -> Iterator[FileInfo]:
+    def _walk_children(self, children: PathList, start_after: str | None) -> Iterator[FileInfo]:
         for child in children:
+            where = step(child, start_after)
+            if where is Step.SKIP:
+                continue
+            if where is Step.DESCEND:
+                try:
+                    grandchildren = self._list(child)
+                except PathNotFoundError:
+                    continue  # a file, or removed while walking
+                yield from self._walk_children(grandchildren, start_after)
+                continue
             try:
                 info = self._stat(child)
             except PathNotFoundError:
@@ -236,7 +254,7 @@ class StorageDriver(abc.ABC):
                     grandchildren = self._list(child)
                 except PathNotFoundError:
                     continue
-                yield from self._walk_children(grandchildren)
+                yield from self._walk_children(grandchildren, None)
 
     def _url_for(self, path: str, **options: Any) -> str:
         raise UnsupportedMethodError("url_for")

@@ -183,7 +183,12 @@ class IncompatibleVersionError(ProtocolError):
 
 
 class DriverExitedError(StorageDriverError):
-    """The out-of-process driver exited; ``returncode`` is its exit status, ``stderr_tail`` its last stderr lines."""
+    """The out-of-process driver exited; ``stderr_tail`` holds its last stderr lines.
+
+    ``returncode`` is its exit status in the shell's convention (protocol.md section 10): 0 after shutdown or end of
+    input, 1 an internal failure or a broken install, 2 a usage error, 3 a broken channel, 128 + N after signal N
+    (137 after SIGKILL); None when it had not exited yet when the error was made.
+    """
 
     def __init__(self, returncode: int | None, stderr_tail: str = "", *, driver: str = "") -> None:
         text = f"driver process exited with status {returncode}"

@@ -11,6 +11,7 @@ The SDK (the ``[azure]`` extra) is imported when a driver is built, not when thi
 from __future__ import annotations
 
 import contextvars
+import heapq
 import io
 import threading
 from collections.abc import Iterator, Mapping
@@ -29,6 +30,7 @@ from registry_storage.errors import (
 from registry_storage.fileinfo import EPOCH, FileInfo
 from registry_storage.parameters import Parameter
 from registry_storage.paths import ROOT, ancestors, is_valid_path
+from registry_storage.walkorder import is_after, listing_ranges
 
 from .blocks import BlockWriter
 from .parameters import DRIVER_NAME, PAGE_SIZE, PARAMETERS, AzureSettings
@@ -145,15 +147,21 @@ class AzureDriver(StorageDriver):
             raise PathNotFoundError(path)
         return sorted(f"{head}/{name}" for name in names)
 
-    def _walk(self, path: str) -> Iterator[FileInfo]:
-        entries = self._store.entries(path)
+    def _walk(self, path: str, start_after: str | None = None) -> Iterator[FileInfo]:
+        listings = [
+            self._store.entries(path, name_prefix, after) for name_prefix, after in listing_ranges(path, start_after)
+        ]
+        entries = listings[0] if len(listings) == 1 else heapq.merge(*listings, key=lambda entry: entry.name)
         with self._store.call():
             first = next(entries, None)
         if first is None:
-            if path != ROOT:
-                raise PathNotFoundError(path)
-            return iter(())
-        return walk_infos(path, _prepend(first, entries))
+            if path == ROOT or (start_after is not None and self._store.has_children(path)):
+                return iter(())
+            raise PathNotFoundError(path)
+        infos = walk_infos(path, _prepend(first, entries))
+        if start_after is None:
+            return infos
+        return (info for info in infos if is_after(info.path, start_after))
 
     # -- writing -----------------------------------------------------------------------------------------------
 

@@ -351,25 +351,38 @@ class BlobStore:
             for item in items:
                 yield str(item.name)[len(prefix) :].rstrip("/")
 
-    def entries(self, path: str) -> Iterator[BlobEntry]:
+    def entries(self, path: str, name_prefix: str = "", after: str | None = None) -> Iterator[BlobEntry]:
         """Every blob below directory ``path`` by one flat, paginated listing, in the service's name order.
 
-        Names come relative to the directory. The first page is fetched now, so errors surface at the call.
+        Names come relative to the directory. With ``name_prefix`` only names starting with it are listed; with
+        ``after``, only names above it (the service is asked to start there, and names up to it are dropped in
+        case it does not). The first page is fetched now, so errors surface at the call.
         """
         prefix = self.directory_prefix(path)
+        options: dict[str, Any] = {} if after is None else {"start_from": prefix + after}
         with self._translated("walk", path):
-            pages = self._container.list_blobs(name_starts_with=prefix, results_per_page=self.page_size).by_page()
+            blobs = self._container.list_blobs(
+                name_starts_with=prefix + name_prefix, results_per_page=self.page_size, **options
+            )
+            pages = blobs.by_page()
             first = list(next(pages, []))
-        return self._entries(path, prefix, first, pages)
+        return self._entries(path, prefix, first, pages, after)
 
     def _entries(
-        self, path: str, prefix: str, first: list[BlobProperties], pages: Iterator[Iterator[BlobProperties]]
+        self,
+        path: str,
+        prefix: str,
+        first: list[BlobProperties],
+        pages: Iterator[Iterator[BlobProperties]],
+        after: str | None,
     ) -> Iterator[BlobEntry]:
         page: Iterable[BlobProperties] = first
         with self._translated("walk", path):
             while True:
                 for blob in page:
-                    yield BlobEntry(str(blob.name)[len(prefix) :], int(blob.size), blob.last_modified)
+                    name = str(blob.name)[len(prefix) :]
+                    if after is None or name > after:
+                        yield BlobEntry(name, int(blob.size), blob.last_modified)
                 following = next(pages, None)
                 if following is None:
                     return

@@ -101,9 +101,20 @@ class Bucket:
         except Exception as error:
             raise translate(error, "GetObject", path) from error
 
-    def pages(self, prefix: str, path: str, *, delimiter: bool, page_size: int = LIST_PAGE_SIZE) -> Iterator[Listing]:
-        """Yield the pages of ListObjectsV2 below ``prefix``, in key order; ``delimiter`` groups at the next ``/``."""
+    def pages(
+        self,
+        prefix: str,
+        path: str,
+        *,
+        delimiter: bool,
+        page_size: int = LIST_PAGE_SIZE,
+        start_after: str | None = None,
+    ) -> Iterator[Listing]:
+        """Yield the pages of ListObjectsV2 below ``prefix``, in key order; ``delimiter`` groups at the next ``/``;
+        ``start_after`` (a whole key) starts the listing after that key."""
         arguments: dict[str, Any] = {"Bucket": self.name, "Prefix": prefix, "MaxKeys": page_size}
+        if start_after is not None:
+            arguments["StartAfter"] = start_after
         if delimiter:
             arguments["Delimiter"] = "/"
         while True:

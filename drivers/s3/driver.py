@@ -13,6 +13,7 @@ ancestor, made concurrently. Directories report size 0 and the epoch as their mo
 
 from __future__ import annotations
 
+import heapq
 import io
 import itertools
 import logging
@@ -25,6 +26,7 @@ from registry_storage.driver import PathList, StorageDriver
 from registry_storage.errors import PathConflictError, PathNotFoundError, StorageDriverError
 from registry_storage.fileinfo import EPOCH, FileInfo
 from registry_storage.paths import ROOT, ancestors, join
+from registry_storage.walkorder import is_after, listing_ranges
 
 from .bucket import LIST_PAGE_SIZE, Bucket, write_arguments
 from .client import connect
@@ -96,10 +98,26 @@ class S3Driver(StorageDriver):
             return f"{self._prefix}/" if self._prefix else ""
         return self._key(path) + "/"
 
-    def _entries_below(self, path: str, page_size: int = LIST_PAGE_SIZE) -> Iterator[tuple[str, int, datetime]]:
-        """``(relative key, size, mod_time)`` of every file below directory ``path``, in key order (one listing)."""
+    def _entries_below(
+        self, path: str, page_size: int = LIST_PAGE_SIZE, start_after: str | None = None
+    ) -> Iterator[tuple[str, int, datetime]]:
+        """``(relative key, size, mod_time)`` of every file below directory ``path``, in key order; with
+        ``start_after``, only what a walk after that path needs (see :func:`listing_ranges`), each range listed
+        lazily, as it is consumed."""
+        ranges = listing_ranges(path, start_after)
+        if len(ranges) == 1:
+            name_prefix, after = ranges[0]
+            return self._range_below(path, name_prefix, after, page_size)
+        listings = [self._range_below(path, name_prefix, after, page_size) for name_prefix, after in ranges]
+        return heapq.merge(*listings, key=lambda entry: entry[0])
+
+    def _range_below(
+        self, path: str, name_prefix: str, after: str | None, page_size: int
+    ) -> Iterator[tuple[str, int, datetime]]:
         prefix = self._directory_prefix(path)
-        for page in self._bucket.pages(prefix, path, delimiter=False, page_size=page_size):
+        first = None if after is None else prefix + after
+        pages = self._bucket.pages(prefix + name_prefix, path, delimiter=False, page_size=page_size, start_after=first)
+        for page in pages:
             for entry in page.objects:
                 relative = entry["Key"][len(prefix) :]
                 if is_entry_key(relative):
@@ -144,14 +162,17 @@ class S3Driver(StorageDriver):
             raise PathNotFoundError(path, driver=self.name)
         return children
 
-    def _walk(self, path: str) -> Iterator[FileInfo]:
-        entries = self._entries_below(path)
+    def _walk(self, path: str, start_after: str | None = None) -> Iterator[FileInfo]:
+        entries = self._entries_below(path, start_after=start_after)
         first = next(entries, None)
         if first is None:
-            if path == ROOT:
+            if path == ROOT or (start_after is not None and self._is_directory(path)):
                 return iter(())
             raise PathNotFoundError(path, driver=self.name)
-        return depth_first(path, itertools.chain([first], entries))
+        infos = depth_first(path, itertools.chain([first], entries))
+        if start_after is None:
+            return infos
+        return (info for info in infos if is_after(info.path, start_after))
 
     # -- writing -----------------------------------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from typing import Any, BinaryIO
 
 from registry_storage.errors import DriverExitedError
 from registry_storage.fileinfo import FileInfo
+from registry_storage.wire.startup import startup_error_in
 
 _UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
 
@@ -57,7 +58,9 @@ def one_line(error: BaseException) -> str:
     last line it wrote to stderr (the whole stderr went to the driver's logger already)."""
     if isinstance(error, DriverExitedError):
         said = [line.strip() for line in error.stderr_tail.splitlines() if line.strip()]
-        text = f"driver process exited with status {error.returncode}" + (f": {said[-1]}" if said else "")
+        failure = startup_error_in(error.stderr_tail, error.driver)  # protocol.md section 2
+        last = failure.message if failure is not None else said[-1] if said else ""
+        text = f"driver process exited with status {error.returncode}" + (f": {last}" if last else "")
         return f"{error.driver}: {text}" if error.driver else text
     lines = [line.strip() for line in str(error).splitlines() if line.strip()]
     return lines[0] if lines else type(error).__name__

@@ -54,6 +54,19 @@ def move_overwrites_an_existing_destination(context: CheckContext) -> None:
 
 
 @group.check
+def move_onto_itself_keeps_the_file(context: CheckContext) -> None:
+    """move of a file onto its own path succeeds and changes nothing; of a missing path it raises PathNotFoundError."""
+    driver, path = context.driver, context.path("same")
+    content = context.data(300)
+    driver.put_content(path, content)
+    driver.move(path, path)
+    _expect_files(context, {path: content}, "after moving it onto itself")
+    absent = context.path("absent")
+    error = expect_raises(PathNotFoundError, lambda: driver.move(absent, absent), f"move({absent!r}, {absent!r})")
+    expect_equal(error.path, absent, "PathNotFoundError.path")
+
+
+@group.check
 def move_of_a_missing_source_raises_path_not_found_and_leaves_the_destination(context: CheckContext) -> None:
     """move of a missing source raises PathNotFoundError(source); an existing destination keeps its content."""
     driver, source, destination = context.driver, context.path("absent"), context.path("dst")

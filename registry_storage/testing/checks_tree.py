@@ -6,7 +6,7 @@ import time
 from datetime import datetime, timedelta, timezone
 from functools import partial
 
-from registry_storage.errors import PathNotFoundError
+from registry_storage.errors import InvalidPathError, PathNotFoundError
 from registry_storage.fileinfo import FileInfo
 from registry_storage.testing.expectations import expect, expect_equal, expect_raises, expect_sequence, fail, shorten
 from registry_storage.testing.registry import CheckContext, CheckGroup
@@ -228,6 +228,80 @@ def walk_yields_depth_first_parent_before_children_siblings_sorted(context: Chec
     ]
     walked = [(info.path, info.is_dir, info.size) for info in driver.walk(context.root)]
     expect_sequence(walked, [(context.path(name), is_dir, size) for name, is_dir, size in expected], "walk order")
+
+
+_WALK_TREE = {"a/x/deep": 3, "a/y": 2, "a-b": 5, "a.b/c": 7, "a_b": 1, "b": 0, "a/x/Deep": 4}
+_WALK_ORDER = ["a", "a/x", "a/x/Deep", "a/x/deep", "a/y", "a-b", "a.b", "a.b/c", "a_b", "b"]
+"""The walk order of :data:`_WALK_TREE`: ``/`` sorts below ``-`` and ``.``, so ``a/y`` comes before ``a-b``."""
+
+_START_AFTER = {
+    "0": 0,
+    "a": 1,
+    "a/x/Deep": 3,
+    "a/x/e": 4,
+    "a/y": 5,
+    "a/z/q": 5,
+    "a-b": 6,
+    "a.a": 6,
+    "a.b/c": 8,
+    "a.b/c/d": 8,
+    "b": 10,
+    "c": 10,
+}
+"""Hints (relative names) and the index of :data:`_WALK_ORDER` a walk after them starts at: before the first entry,
+a directory (its subtree follows it), an entry inside a subtree, paths that do not exist, the last entry, past the end.
+"""
+
+
+def _put_walk_tree(context: CheckContext) -> None:
+    for name, size in _WALK_TREE.items():
+        context.driver.put_content(context.path(*name.split("/")), context.data(size))
+
+
+@group.check
+def walk_start_after_yields_only_the_entries_after_it_in_walk_order(context: CheckContext) -> None:
+    """walk(path, start_after=p) yields exactly the entries after p in walk order, at every position of p: before
+    the first entry, a directory (then its descendants follow), inside a subtree, a path that does not exist, the
+    last entry and past the end; each item is still the FileInfo stat gives."""
+    _put_walk_tree(context)
+    walked = [(info.path, info.is_dir, info.size) for info in context.driver.walk(context.root)]
+    for hint, start in _START_AFTER.items():
+        expected = [context.path(*name.split("/")) for name in _WALK_ORDER[start:]]
+        after = context.driver.walk(context.root, start_after=context.path(*hint.split("/")))
+        got = [(info.path, info.is_dir, info.size) for info in after]
+        expect_sequence([path for path, _, _ in got], expected, f"walk(root, start_after={hint!r})")
+        expect_sequence(got, walked[start:], f"FileInfo from walk(root, start_after={hint!r})")
+
+
+@group.check
+def walk_start_after_outside_the_walked_directory(context: CheckContext) -> None:
+    """A hint need not lie below the walked directory: one before it (or the root, or the directory itself) leaves
+    nothing out, one after its whole subtree leaves everything out."""
+    _put_walk_tree(context)
+    directory = context.path("a")
+    everything = _walk_paths(context, directory)
+    for hint in ("/", context.root, directory, context.path("0")):
+        got = [info.path for info in context.driver.walk(directory, start_after=hint)]
+        expect_sequence(got, everything, f"walk({directory!r}, start_after={hint!r})")
+    for hint in (context.path("a-b"), context.path("b"), context.top("zzz")):
+        got = [info.path for info in context.driver.walk(directory, start_after=hint)]
+        expect_sequence(got, [], f"walk({directory!r}, start_after={hint!r})")
+
+
+@group.check
+def walk_start_after_still_raises_for_a_missing_path_or_a_file(context: CheckContext) -> None:
+    """walk of a missing path or a file raises PathNotFoundError at the call whatever the hint, even past the end;
+    an invalid hint raises InvalidPathError."""
+    driver = context.driver
+    _put_walk_tree(context)
+    for path in (context.path("absent"), context.path("b")):
+        for hint in (context.path("0"), context.path("zzz")):
+            call = partial(driver.walk, path, start_after=hint)
+            error = expect_raises(PathNotFoundError, call, f"walk({path!r}, start_after={hint!r})")
+            expect_equal(error.path, path, f"PathNotFoundError.path from walk({path!r}, start_after={hint!r})")
+    for hint in ("a", context.path("a") + "/", context.path("a", "..")):
+        call = partial(driver.walk, context.root, start_after=hint)
+        expect_raises(InvalidPathError, call, f"walk(root, start_after={hint!r})")
 
 
 @group.check

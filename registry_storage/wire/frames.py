@@ -55,6 +55,8 @@ def _parse_header(block: bytes) -> tuple[int, int] | str:
             return f"malformed header line {line[:60]!r}"
         key = name.strip().lower()
         if key in (b"content-length", b"attachment-length"):
+            if key.decode() in lengths:
+                return f"more than one {key.decode()} header"
             text = value.strip()
             if not text.isdigit() or len(text) > 15:
                 return f"bad {key.decode()} {text[:20]!r}"

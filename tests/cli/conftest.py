@@ -116,8 +116,8 @@ class Borrowed(StorageDriver):
     def _list(self, path: str) -> PathList:
         return self.inner.list(path)
 
-    def _walk(self, path: str) -> Iterator[FileInfo]:
-        return self.inner.walk(path)
+    def _walk(self, path: str, start_after: str | None = None) -> Iterator[FileInfo]:
+        return self.inner.walk(path, start_after)
 
     def _move(self, source: str, destination: str) -> None:
         self.inner.move(source, destination)

@@ -22,6 +22,7 @@ from registry_storage.client import launch
 from registry_storage.driver import StorageDriver
 from registry_storage.testing import ConformanceSuite
 from registry_storage.wire.frames import Frame, FrameDecoder, encode_frame
+from registry_storage.wire.handshake import Limits
 
 EXECUTABLE = Path(__file__).resolve().parents[2] / "examples" / "node-driver" / "registry-storage-nodefs"
 
@@ -31,12 +32,47 @@ pytestmark = pytest.mark.skipif(
 
 
 class TestNodeDriverConformance(ConformanceSuite):
-    """Every conformance check against the Node.js driver, rooted in an empty temporary directory."""
+    """Every conformance check against the Node.js driver, rooted in an empty temporary directory, in protocol 1.1
+    (pages, ``start_after`` and ``put_content.open`` in use)."""
 
     @pytest.fixture
     def storage_driver(self, tmp_path: Path) -> Iterator[StorageDriver]:
         with launch(str(EXECUTABLE), "nodefs", {"rootdirectory": str(tmp_path)}) as driver:
+            assert driver.session.info.protocol_version == "1.1"
             yield driver
+
+
+class TestNodeDriverAt10Conformance(ConformanceSuite):
+    """Every conformance check through the 1.1 client against the Node.js driver kept at protocol 1.0: the client
+    uses 1.0 features only (``start_after`` applied by the proxy, whole answers)."""
+
+    @pytest.fixture
+    def storage_driver(self, tmp_path: Path) -> Iterator[StorageDriver]:
+        env = {"REGISTRY_STORAGE_NODEFS_PROTOCOL": "1.0"}
+        with launch(str(EXECUTABLE), "nodefs", {"rootdirectory": str(tmp_path)}, env=env) as driver:
+            assert driver.session.info.protocol_version == "1.0"
+            yield driver
+
+
+class TestOldClientWithNodeDriverConformance(ConformanceSuite):
+    """Every conformance check through a client offering only 1.0 against the Node.js driver at 1.1."""
+
+    @pytest.fixture
+    def storage_driver(self, tmp_path: Path) -> Iterator[StorageDriver]:
+        params = {"rootdirectory": str(tmp_path)}
+        with launch(str(EXECUTABLE), "nodefs", params, protocol_versions=("1.0",)) as driver:
+            assert driver.session.info.protocol_version == "1.0"
+            yield driver
+
+
+def test_large_content_and_long_listings_through_the_node_driver_in_1_1(tmp_path: Path) -> None:
+    limits = Limits(max_message_bytes=4096)  # the client's: the driver must page to stay under it
+    with launch(str(EXECUTABLE), "nodefs", {"rootdirectory": str(tmp_path)}, limits=limits) as driver:
+        names = [f"/d/file-{index:04}" for index in range(300)]
+        for name in names:
+            driver.put_content(name, b"x")
+        assert driver.list("/d") == names
+        assert [info.path for info in driver.walk("/d", start_after=names[99])] == names[100:]
 
 
 # -- raw frames ----------------------------------------------------------------------------------------------------
@@ -119,7 +155,7 @@ def test_handshake_rules(raw: RawDriver) -> None:
     }
     # The driver answers the highest version at most its own among the majors it implements.
     answer = raw.call("handshake", {"versions": ["2.0", "1.7"]}, 3)
-    assert answer["result"]["version"] == "1.0"
+    assert answer["result"]["version"] == "1.1"
     assert answer["result"]["capabilities"]["url_for"] is False
     assert answer["result"]["limits"]["max_chunk_bytes"] == 4 * 1024 * 1024
     assert raw.call("handshake", {"versions": ["1.0"]}, 4)["error"]["code"] == -32002
@@ -255,8 +291,12 @@ def test_parameters_and_usage(tmp_path: Path) -> None:
     assert unknown.returncode == 2
     assert unknown.stdout == ""
     assert unknown.stderr.count("\n") == 1
-    assert "colour" in unknown.stderr
-    assert "rootdirectory" in unknown.stderr
+    prefix = "ERROR registry-storage-nodefs: "
+    assert unknown.stderr.startswith(prefix)
+    error = json.loads(unknown.stderr[len(prefix) :])
+    assert error["code"] == 1006
+    assert error["data"]["parameter"] == "colour"
+    assert error["data"]["accepted"] == ["rootdirectory"]
     assert run("[1]").returncode == 2
     secrets = tmp_path / "params.json"
     secrets.write_text(json.dumps({"rootdirectory": 5}))

@@ -4,7 +4,8 @@ Run as ``python fake_driver.py '<json parameters>'``. It serves requests one at 
 understands these parameters (merged with the parameters file, as protocol.md section 2 says):
 
 - ``name``: the driver name it announces (default ``fake``);
-- ``version``: the protocol version it answers in the handshake, whatever was offered;
+- ``version``: the protocol version it answers in the handshake, whatever was offered (by default it chooses by
+  the version rule, implementing 1.0 only: no pages, no ``start_after``, no ``put_content.open``);
 - ``crash_in``: a method; on its ``crash_after``-th call (default 1) the driver logs an ERROR line and exits with
   ``exit_status`` (default 7) without answering;
 - ``hang_in``: a method that never answers (the driver stops reading until it is signalled);
@@ -29,6 +30,9 @@ import orjson
 
 from registry_storage.wire.frames import Frame, FrameDecoder, encode_frame
 from registry_storage.wire.handshake import choose_version
+
+SPOKEN = "1.0"
+"""The protocol version this driver implements: it is the 1.0-only driver of the cross-version tests."""
 
 
 def _parameters() -> dict[str, Any]:
@@ -92,7 +96,7 @@ class FakeDriver:
         handler(request_id, params, frame.attachment)
 
     def do_handshake(self, request_id: object, params: dict[str, Any], _: bytes) -> None:
-        chosen = self.parameters.get("version") or choose_version(params.get("versions"))
+        chosen = self.parameters.get("version") or choose_version(params.get("versions"), SPOKEN)
         if chosen is None:
             data = {"type": "IncompatibleVersionError", "driver": self.name, "offered": params.get("versions")}
             self.send(

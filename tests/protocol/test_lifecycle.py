@@ -13,7 +13,9 @@ import textwrap
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import orjson
 import pytest
 
 from registry_storage.wire import FrameDecoder, dumps, encode_frame, loads
@@ -207,6 +209,16 @@ def test_the_driver_exits_within_2_s_when_its_parent_is_killed(driver_pids: list
 # -- start-up: parameters, terminals, help ------------------------------------------------------------------
 
 
+def _startup_error(stderr: bytes, name: str) -> dict[str, Any]:
+    """The error object of the ONE start-up failure line a driver wrote (protocol.md section 2)."""
+    lines = stderr.decode().splitlines()
+    assert len(lines) == 1, lines
+    prefix = f"ERROR registry-storage-{name}: "
+    assert lines[0].startswith(prefix), lines
+    error: dict[str, Any] = orjson.loads(lines[0][len(prefix) :])
+    return error
+
+
 @pytest.mark.parametrize(
     ("name", "arguments", "message"),
     [
@@ -223,27 +235,35 @@ def test_bad_parameters_exit_2_with_one_line(name: str, arguments: list[str], me
     completed = run_driver([*driver_command(name), *arguments])
     assert completed.returncode == 2
     assert completed.stdout == b""
-    lines = completed.stderr.decode().splitlines()
-    assert len(lines) == 1, lines
-    assert lines[0].startswith(f"registry-storage-{name}: ")
-    assert message in lines[0]
+    error = _startup_error(completed.stderr, name)
+    assert error["code"] == 1006
+    assert error["data"]["type"] == "InvalidParameterError"
+    assert error["data"]["driver"] == name
+    assert message in error["message"]
+
+
+def test_a_bad_parameter_line_names_the_parameter_and_the_accepted_ones() -> None:
+    completed = run_driver([*driver_command("filesystem"), '{"root": "/tmp"}'])
+    assert completed.returncode == 2
+    data = _startup_error(completed.stderr, "filesystem")["data"]
+    assert (data["parameter"], data["accepted"]) == ("root", ["rootdirectory"])
+    assert "unknown" in data["reason"]
 
 
 def test_an_unreadable_parameters_file_exits_2(tmp_path: Path) -> None:
     env = {**os.environ, "REGISTRY_STORAGE_PARAMETERS_FILE": str(tmp_path / "missing.json")}
     completed = run_driver(driver_command("inmemory", {}), env=env)
     assert completed.returncode == 2
-    lines = completed.stderr.decode().splitlines()
-    assert lines == [
-        f"registry-storage-inmemory: cannot read the parameters file {tmp_path / 'missing.json'}: "
-        "No such file or directory"
-    ]
+    error = _startup_error(completed.stderr, "inmemory")
+    assert error["message"] == (
+        f"cannot read the parameters file {tmp_path / 'missing.json'}: No such file or directory"
+    )
+    assert error["data"]["parameter"] == "REGISTRY_STORAGE_PARAMETERS_FILE"
     (tmp_path / "bad.json").write_text("[]")
     env["REGISTRY_STORAGE_PARAMETERS_FILE"] = str(tmp_path / "bad.json")
     completed = run_driver(driver_command("inmemory", {}), env=env)
     assert completed.returncode == 2
-    assert len(completed.stderr.splitlines()) == 1
-    assert b"must be a JSON object" in completed.stderr
+    assert "must be a JSON object" in _startup_error(completed.stderr, "inmemory")["message"]
 
 
 def test_the_parameters_file_is_merged_over_argv(spawn: Spawn, tmp_path: Path) -> None:
@@ -270,7 +290,7 @@ def test_on_a_terminal_it_explains_itself_and_exits_2() -> None:
     assert completed.stdout == b""
     text = completed.stderr.decode()
     assert "registry-storage-inmemory is a registry-storage driver" in text
-    assert "protocol 1.0" in text
+    assert "protocol 1.1" in text
     assert "stdin and stdout" in text
     assert "registry-storage check inmemory" in text
 
@@ -298,4 +318,25 @@ def test_python_dash_m_without_a_name_prints_usage_and_exits_2() -> None:
     assert b"usage: python -m registry_storage.host <driver name>" in completed.stderr
     unknown = run_driver([sys.executable, "-m", "registry_storage.host", "no-such-driver"])
     assert unknown.returncode == 2
-    assert unknown.stderr.decode().startswith("registry-storage-no-such-driver: storage driver 'no-such-driver'")
+    assert unknown.stderr.decode().startswith("ERROR registry-storage-no-such-driver: ")
+    assert "storage driver 'no-such-driver'" in _startup_error(unknown.stderr, "no-such-driver")["message"]
+
+
+@pytest.mark.parametrize(
+    ("name", "module", "parameters"),
+    [
+        ("s3", "boto3", {"bucket": "b", "region": "us-east-1"}),
+        ("azure", "azure", {"accountname": "a", "accountkey": "a2V5", "container": "registry"}),
+    ],
+)
+def test_a_driver_whose_extra_is_missing_exits_1_as_a_broken_install(
+    tmp_path: Path, name: str, module: str, parameters: dict[str, Any]
+) -> None:
+    blocked = tmp_path / "blocked" / module
+    blocked.mkdir(parents=True)
+    (blocked / "__init__.py").write_text(f'raise ImportError("No module named {module}")\n')
+    env = {**os.environ, "PYTHONPATH": str(tmp_path / "blocked")}
+    completed = run_driver(driver_command(name, parameters), env=env)
+    assert completed.returncode == 1
+    error = _startup_error(completed.stderr, name)
+    assert f"registry-storage[{name}]" in error["message"]

@@ -23,11 +23,13 @@ from typing import TYPE_CHECKING, Any
 import orjson
 import pytest
 
+import registry_storage
 from registry_storage import factory
 from registry_storage.errors import (
     DeadlineExceededError,
     DriverExitedError,
     IncompatibleVersionError,
+    InvalidParameterError,
     InvalidStorageDriverError,
     PathNotFoundError,
     StorageDriverError,
@@ -92,14 +94,14 @@ def read_pid(pidfile: Path) -> int:
 # -- versions ----------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("chosen", ["2.0", "1.9", "0.1", "one"])
+@pytest.mark.parametrize("chosen", ["2.0", "1.9", "1.2", "0.1", "one"])
 def test_a_version_the_client_does_not_speak_raises_and_stops_the_driver(
     fake: str, tmp_path: Path, chosen: str
 ) -> None:
     pidfile = tmp_path / "pid"
     with pytest.raises(IncompatibleVersionError) as raised:
         launch(fake, "fake", {"version": chosen, "pidfile": str(pidfile)}, stop_timeout=QUICK_STOP)
-    assert raised.value.offered == ["1.0"]
+    assert raised.value.offered == ["1.1"]
     assert raised.value.chosen == chosen
     assert raised.value.driver == "fake"
     assert exited(read_pid(pidfile), 0.0)
@@ -190,7 +192,7 @@ def test_every_pending_call_fails_when_the_driver_is_killed(fake: str, proxies: 
     assert not any(thread.is_alive() for thread in threads)
     assert len(failures) == len(threads)
     assert all(isinstance(failure, DriverExitedError) for failure in failures)
-    assert {getattr(failure, "returncode", None) for failure in failures} == {-signal.SIGKILL}
+    assert {getattr(failure, "returncode", None) for failure in failures} == {128 + signal.SIGKILL}
 
 
 def test_restart_starts_a_new_driver_for_later_calls(fake: str, proxies: list[ProxyDriver]) -> None:
@@ -202,6 +204,31 @@ def test_restart_starts_a_new_driver_for_later_calls(fake: str, proxies: list[Pr
     assert proxy.get_content("/a") == b"after the restart"
     assert proxy.pid != first_pid
     assert exited(first_pid, 0.0)
+
+
+def test_a_start_up_failure_line_naming_a_bad_parameter_raises_invalid_parameter_error(tmp_path: Path) -> None:
+    executable = tmp_path / "registry-storage-strict"
+    data = {"type": "InvalidParameterError", "driver": "strict", "parameter": "colour", "reason": "unknown"}
+    error = {"code": 1006, "message": "parameter 'colour': unknown", "data": {**data, "accepted": ["size"]}}
+    (tmp_path / "line").write_text(
+        "INFO strict: starting\nERROR registry-storage-strict: " + orjson.dumps(error).decode()
+    )
+    executable.write_text(f"#!/bin/sh\ncat {tmp_path / 'line'} >&2\nexit 2\n")
+    executable.chmod(0o755)
+    with pytest.raises(InvalidParameterError) as raised:
+        launch(str(executable), "strict", {"colour": 1}, stop_timeout=QUICK_STOP)
+    assert (raised.value.parameter, raised.value.reason, raised.value.accepted) == ("colour", "unknown", ["size"])
+    assert raised.value.driver == "strict"
+    assert isinstance(raised.value.__cause__, DriverExitedError)
+    assert raised.value.__cause__.returncode == 2
+
+
+def test_the_python_drivers_bad_parameters_raise_invalid_parameter_error_through_the_proxy(tmp_path: Path) -> None:
+    with pytest.raises(InvalidParameterError) as raised:
+        registry_storage.create("filesystem", {"root": "/tmp"}, out_of_process=True)
+    assert raised.value.parameter == "root"
+    assert raised.value.accepted == ["rootdirectory"]
+    assert raised.value.driver == "filesystem"
 
 
 def test_bad_parameters_fail_the_start_with_the_drivers_message(tmp_path: Path) -> None:

@@ -111,6 +111,8 @@ class DictDriver(StorageDriver):
                     raise PathConflictError(source, "cannot move a directory")
                 raise PathNotFoundError(source)
             self._check_writable(destination)
+            if source == destination:
+                return
             self._store(destination, self._files.pop(source))
             del self._times[source]
 

@@ -224,6 +224,44 @@ def test_the_default_walk_is_depth_first_parent_before_children() -> None:
     assert [info.path for info in driver.walk("/a")] == ["/a/x", "/a/y", "/a/y/z"]
 
 
+def test_the_default_walk_after_a_hint_never_lists_or_stats_the_subtrees_before_it() -> None:
+    tree = {
+        "/": ["/a", "/a-b", "/c"],
+        "/a": ["/a/x", "/a/y"],
+        "/a/x": ["/a/x/1", "/a/x/2"],
+        "/a/y": ["/a/y/z"],
+        "/c": ["/c/d"],
+    }
+    driver = RecordingDriver(tree)
+    assert [info.path for info in driver.walk("/", start_after="/a/x/1")] == [
+        "/a/x/2",
+        "/a/y",
+        "/a/y/z",
+        "/a-b",
+        "/c",
+        "/c/d",
+    ]
+    stats = [arguments[0] for method, arguments in driver.calls if method == "stat"]
+    lists = [arguments[0] for method, arguments in driver.calls if method == "list"]
+    assert stats == ["/a/x/2", "/a/y", "/a/y/z", "/a-b", "/c", "/c/d"]  # only what is yielded
+    assert lists == ["/", "/a", "/a/x", "/a/x/1", "/a/y", "/c"]  # the hint's ancestors, the hint, later directories
+    driver.calls.clear()
+    assert [info.path for info in driver.walk("/", start_after="/a-b")] == ["/c", "/c/d"]
+    assert [arguments[0] for _, arguments in driver.calls] == ["/", "/a-b", "/c", "/c", "/c/d"]  # nothing of /a
+
+
+def test_the_default_walk_after_a_directory_yields_what_is_below_it() -> None:
+    driver = RecordingDriver({"/": ["/a", "/b"], "/a": ["/a/x"]})
+    assert [info.path for info in driver.walk("/", start_after="/a")] == ["/a/x", "/b"]
+
+
+def test_walk_refuses_an_invalid_hint_before_any_driver_code_runs() -> None:
+    driver = RecordingDriver({"/": ["/a"]})
+    with pytest.raises(InvalidPathError):
+        driver.walk("/", start_after="a/b")
+    assert driver.calls == []
+
+
 def test_the_default_walk_raises_at_the_call_for_a_missing_directory() -> None:
     driver = RecordingDriver({"/": []})
     with pytest.raises(PathNotFoundError) as caught:

@@ -14,8 +14,8 @@ from registry_storage.fileinfo import FileInfo
 class VanishingDriver(InMemoryDriver):
     """Yields the first entry of a walk, then finds the rest gone (as when a path is deleted meanwhile)."""
 
-    def _walk(self, path: str) -> Iterator[FileInfo]:
-        entries = super()._walk(path)
+    def _walk(self, path: str, start_after: str | None = None) -> Iterator[FileInfo]:
+        entries = super()._walk(path, start_after)
 
         def lazily() -> Iterator[FileInfo]:
             yield next(entries)

@@ -118,6 +118,12 @@ def test_header_names_are_case_insensitive_and_unknown_headers_ignored() -> None
     assert normalised(decode(data)) == [("frame", b"{}", b"abc")]
 
 
+def test_spaces_around_the_colon_and_leading_zeros_are_accepted() -> None:
+    body = b'{"id":7}'
+    events = decode(b"Content-Length \t:  00%d \r\nAttachment-Length:0001\r\n\r\n%sZ" % (len(body), body))
+    assert normalised(events) == [("frame", body, b"Z")]
+
+
 def test_zero_attachment_length_header() -> None:
     assert normalised(decode(b"Content-Length: 2\r\nAttachment-Length: 0\r\n\r\n{}")) == [("frame", b"{}", b"")]
 
@@ -138,6 +144,9 @@ GOOD = frame_bytes(b'{"id":7}')
         (b"Content-Type: text/plain\r\n\r\n", "without Content-Length"),
         (b"no colon here\r\n\r\n", "malformed header line"),
         (b"\r\n\r\n", "malformed header line"),
+        (b"Content-Length: 2\r\nContent-Length: 2\r\n\r\n", "more than one content-length"),
+        (b"Content-Length: 2\r\nattachment-length: 1\r\nAttachment-Length: 3\r\n\r\n", "more than one attach"),
+        (b"Content-Length: 5\nX: y\r\n\r\n", "bad content-length"),
     ],
 )
 def test_malformed_header_is_reported_then_the_next_frame_decodes(header: bytes, reason: str) -> None:
@@ -456,8 +465,9 @@ def test_error_from_wire_ignores_unknown_fields() -> None:
     ("offered", "chosen"),
     [
         (["1.0"], "1.0"),
-        (["1.3"], "1.0"),
-        (["0.9", "1.2", "2.0"], "1.0"),
+        (["1.1"], "1.1"),
+        (["1.3"], "1.1"),
+        (["0.9", "1.2", "2.0"], "1.1"),
         (["2.0"], None),
         (["0.1"], None),
         ([], None),
