@@ -4,6 +4,11 @@ S3 lists keys in byte order, where ``a-b/x`` and ``a.b/x`` come before ``a/x`` (
 ``walk`` wants depth-first order with sorted siblings, which is byte order with ``/`` sorting below every other
 character. :func:`depth_first` turns one into the other as the keys stream by, holding back only the keys that an
 earlier sibling's subtree may still precede, and synthesises one directory entry before the first key below it.
+
+Every key below a directory makes it exist, so what ``list`` shows (S3's common prefixes) ``stat`` and ``walk``
+find too: a folder placeholder (a key ending in ``/``, as the AWS console's "Create folder" writes) is a directory
+and never a file, and a key whose name is not a valid path still makes the directories of its valid leading
+components exist, though it is never shown itself.
 """
 
 from __future__ import annotations
@@ -27,6 +32,20 @@ def is_entry_key(relative: str) -> bool:
     """True when a key relative to the walked directory names a file: not a placeholder (ending in ``/``) and made
     of valid path components. Keys other tools wrote with other names are not part of the tree."""
     return bool(relative) and not relative.endswith("/") and is_valid_path("/" + relative)
+
+
+def key_directories(relative: str) -> list[str]:
+    """The directories a key relative to the walked directory makes exist, outermost first, as relative paths:
+    its leading components up to the first that is not a valid path component (``a/b/`` and ``a/b/c`` give
+    ``a`` and ``a/b``; ``a/with space/c`` gives ``a``)."""
+    components = relative.split("/")[:-1]
+    directories: list[str] = []
+    for component in components:
+        candidate = f"{directories[-1]}/{component}" if directories else component
+        if not is_valid_path("/" + candidate):
+            break
+        directories.append(candidate)
+    return directories
 
 
 def _bound(relative: str) -> str:
@@ -58,14 +77,14 @@ def in_tree_order(entries: Iterable[tuple[str, int, datetime]]) -> Iterator[tupl
 def depth_first(base: str, entries: Iterable[tuple[str, int, datetime]]) -> Iterator[FileInfo]:
     """Yield the FileInfo of every file and directory below ``base``, depth-first, parents first, siblings sorted.
 
-    ``entries`` are ``(key relative to base, size, mod_time)`` of the files below ``base`` in byte order (as
-    ListObjectsV2 returns them). Directories get size 0 and the epoch as their modification time.
+    ``entries`` are ``(key relative to base, size, mod_time)`` of every key below ``base`` in byte order (as
+    ListObjectsV2 returns them), placeholders and invalid names included: each makes its directories exist, only a
+    valid file key is yielded as a file. Directories get size 0 and the epoch as their modification time.
     """
     open_directories: list[str] = []
     last_file = ""
     for relative, size, mod_time in in_tree_order(entries):
-        components = relative.split("/")
-        directories = components[:-1]
+        directories = [directory.rsplit("/", 1)[-1] for directory in key_directories(relative)]
         shared = 0
         while (
             shared < len(directories)
@@ -78,5 +97,6 @@ def depth_first(base: str, entries: Iterable[tuple[str, int, datetime]]) -> Iter
             if directory != last_file:
                 yield FileInfo(join(base, directory), 0, EPOCH, True)
         open_directories = directories
-        last_file = relative
-        yield FileInfo(join(base, relative), size, mod_time, False)
+        if is_entry_key(relative):
+            last_file = relative
+            yield FileInfo(join(base, relative), size, mod_time, False)

@@ -168,3 +168,22 @@ def test_azure_takes_the_registry_3_spellings() -> None:
         }
     )
     assert settings.maxretries == 3
+
+
+@pytest.mark.parametrize("command", [["ls", "/"], ["du", "/"], ["ls", "-R", "/"]])
+def test_a_read_command_on_a_missing_filesystem_root_says_so(cli: Cli, tmp_path: Path, command: list[str]) -> None:
+    missing = tmp_path / "typo"
+    outcome = cli(*command[:-1], "--driver", "filesystem", "--param", f"rootdirectory={missing}", command[-1])
+    assert outcome.status == 0
+    assert f"filesystem root {missing} does not exist" in outcome.stderr
+    again = cli(*command[:-1], "--driver", "filesystem", "--param", f"rootdirectory={tmp_path}", command[-1])
+    assert again.stderr == ""
+
+
+def test_sync_from_a_missing_filesystem_root_says_so(cli: Cli, tmp_path: Path) -> None:
+    missing = tmp_path / "typo"
+    outcome = cli(
+        "sync", "-q", "--driver", "filesystem", "--from-param", f"rootdirectory={missing}",
+        "--to-param", f"rootdirectory={tmp_path / 'to'}", "/", "/",
+    )  # fmt: skip
+    assert f"filesystem root {missing} does not exist" in outcome.stderr
