@@ -58,7 +58,11 @@ def add_driver_arguments(parser: argparse.ArgumentParser, prefix: str = "", titl
     )
     group.add_argument(f"--{prefix}params", metavar="JSON", help="driver parameters as a JSON object")
     group.add_argument(f"--{prefix}exec", metavar="PATH", help="run this driver executable (any language)")
-    group.add_argument(f"--{prefix}config", metavar="FILE", help="registry-style YAML file with a storage: section")
+    group.add_argument(
+        f"--{prefix}config",
+        metavar="FILE",
+        help="a registry's configuration file: its storage: section, with REGISTRY_STORAGE_* overrides",
+    )
     group.add_argument(
         f"--{prefix}out-of-process",
         action="store_true",

@@ -1,4 +1,5 @@
-"""Local services to test and measure drivers against: a moto S3 server and an in-memory Azurite blob service.
+"""Local services to test and measure drivers against: a moto S3 server, an in-memory Azurite blob service, and the
+Go registry (Debian's ``docker-registry``) serving a given ``storage:`` section.
 
 >>> from registry_storage.testing.servers import azurite, moto_server
 >>> with moto_server() as moto:  # doctest: +SKIP
