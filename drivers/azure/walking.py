@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from registry_storage.fileinfo import EPOCH, FileInfo
-from registry_storage.paths import ROOT, is_valid_path
+from registry_storage.paths import ROOT, is_valid_path, leading_directories
 
 _HELD_BACK = "-."
 """The path characters that sort before ``/``."""
@@ -72,7 +72,7 @@ def walk_order(entries: Iterable[BlobEntry]) -> Iterator[tuple[str, BlobEntry | 
     marked: set[str] = set()
     last_listed = ""
     for entry in entries:
-        directories = _directories(entry.name + "/" if entry.marked_folder else entry.name)
+        directories = leading_directories(entry.name + "/" if entry.marked_folder else entry.name)
         for directory in directories:
             if directory not in previous_directories and directory not in marked:
                 heapq.heappush(pending, _Pending(walk_key(directory), False, directory, None))
@@ -88,18 +88,6 @@ def walk_order(entries: Iterable[BlobEntry]) -> Iterator[tuple[str, BlobEntry | 
     while pending:
         item = heapq.heappop(pending)
         yield item.name, item.entry
-
-
-def _directories(name: str) -> list[str]:
-    """The directories ``name`` lies in, relative like it, outermost first (``a/b/c`` and ``a/b/`` give ``a`` and
-    ``a/b``), up to the first component that breaks the path rules (``a/with space/c`` gives ``a``)."""
-    directories: list[str] = []
-    for part in name.split("/")[:-1]:
-        candidate = f"{directories[-1]}/{part}" if directories else part
-        if not is_valid_path("/" + candidate):
-            break
-        directories.append(candidate)
-    return directories
 
 
 def walk_infos(base: str, entries: Iterable[BlobEntry]) -> Iterator[FileInfo]:

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 
 from registry_storage.fileinfo import EPOCH, FileInfo
-from registry_storage.paths import is_valid_path, join
+from registry_storage.paths import is_valid_path, join, leading_directories
 
 _TREE_ORDER = str.maketrans({"/": "\x00"})
 
@@ -32,20 +32,6 @@ def is_entry_key(relative: str) -> bool:
     """True when a key relative to the walked directory names a file: not a placeholder (ending in ``/``) and made
     of valid path components. Keys other tools wrote with other names are not part of the tree."""
     return bool(relative) and not relative.endswith("/") and is_valid_path("/" + relative)
-
-
-def key_directories(relative: str) -> list[str]:
-    """The directories a key relative to the walked directory makes exist, outermost first, as relative paths:
-    its leading components up to the first that is not a valid path component (``a/b/`` and ``a/b/c`` give
-    ``a`` and ``a/b``; ``a/with space/c`` gives ``a``)."""
-    components = relative.split("/")[:-1]
-    directories: list[str] = []
-    for component in components:
-        candidate = f"{directories[-1]}/{component}" if directories else component
-        if not is_valid_path("/" + candidate):
-            break
-        directories.append(candidate)
-    return directories
 
 
 def _bound(relative: str) -> str:
@@ -84,7 +70,7 @@ def depth_first(base: str, entries: Iterable[tuple[str, int, datetime]]) -> Iter
     open_directories: list[str] = []
     last_file = ""
     for relative, size, mod_time in in_tree_order(entries):
-        directories = [directory.rsplit("/", 1)[-1] for directory in key_directories(relative)]
+        directories = [directory.rsplit("/", 1)[-1] for directory in leading_directories(relative)]
         shared = 0
         while (
             shared < len(directories)
