@@ -215,7 +215,7 @@ def test_the_driver_exits_within_2_s_when_its_parent_is_killed(driver_pids: list
         ("inmemory", ['"rootdirectory"'], "argv[1] must be a JSON object of parameters, not str"),
         ("inmemory", ['{"nope": 1}'], "parameter 'nope': unknown parameter"),
         ("filesystem", ['{"rootdirectory": 5}'], "parameter 'rootdirectory'"),
-        ("filesystem", ['{"root": "/tmp"}'], "accepted parameters: rootdirectory"),
+        ("filesystem", ['{"root": "/tmp"}'], "accepted parameters: maxthreads, rootdirectory"),
         ("inmemory", ["{}", "{}"], "expected at most one argument"),
     ],
 )
