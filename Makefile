@@ -18,7 +18,14 @@ $(TOOLS)/node_modules/.bin/azurite-blob:
 	mkdir -p $(TOOLS)
 	cd $(TOOLS) && npm install --silent --no-audit --no-fund --prefix . azurite@$(AZURITE_VERSION)
 
-setup: $(STAMP) $(TOOLS)/node_modules/.bin/azurite-blob
+## The real registry (distribution 2.8) and skopeo for the interop tests, from Debian's packages (run as root in CI).
+$(TOOLS)/.registry-tools:
+	@if ! command -v docker-registry >/dev/null || ! command -v skopeo >/dev/null; then \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y docker-registry skopeo; \
+	fi
+	mkdir -p $(TOOLS) && touch $@
+
+setup: $(STAMP) $(TOOLS)/node_modules/.bin/azurite-blob $(TOOLS)/.registry-tools
 
 ## demo: set up, then run the main job.
 demo: $(STAMP)

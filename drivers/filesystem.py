@@ -229,6 +229,13 @@ class FilesystemDriver(StorageDriver):
     name = "filesystem"
     PARAMETERS: ClassVar[list[Parameter]] = [
         Parameter("rootdirectory", str, DEFAULT_ROOT, help="directory holding the store; created when missing"),
+        Parameter(
+            "maxthreads",
+            int,
+            ignored=True,
+            help="the registry's bound on concurrent filesystem calls (25 at least, 100 by default); "
+            "every call here runs in the caller's thread",
+        ),
     ]
 
     def __init__(self, rootdirectory: str = DEFAULT_ROOT) -> None:

@@ -80,3 +80,16 @@ def is_within(path: str, directory: str) -> bool:
 def directory_prefix(path: str) -> str:
     """The prefix every descendant of ``path`` starts with: ``/`` for the root, else ``path + "/"``."""
     return ROOT if path == ROOT else path + "/"
+
+
+def leading_directories(name: str) -> list[str]:
+    """The directories an object-store key or blob name relative to a directory makes exist, outermost first, as
+    relative paths: its leading components, up to the first that breaks the path rules (``a/b/c`` and the folder
+    placeholder ``a/b/`` give ``a`` and ``a/b``; ``a/with space/c`` gives ``a``; the last component is not one)."""
+    directories: list[str] = []
+    for component in name.split("/")[:-1]:
+        candidate = f"{directories[-1]}/{component}" if directories else component
+        if not is_valid_path("/" + candidate):
+            break
+        directories.append(candidate)
+    return directories

@@ -1,9 +1,12 @@
 """AzureDriver: the StorageDriver contract on Azure Blob Storage block blobs.
 
 A path ``/a/b`` is the blob ``<rootdirectory>/a/b``; a directory is a blob name prefix ending in ``/``, so ``/a``
-never matches ``/ab``. ``list`` uses the service's delimiter listing, ``walk`` one flat listing, ``delete`` of a
-directory deletes every blob below it in batches, ``move`` is a server-side copy then a delete, and ``url_for`` signs
-a read-only SAS URL with the account key. Streams: see :mod:`.reader` and :mod:`.blocks`.
+never matches ``/ab``. Any blob below ``<root>/a/`` makes ``/a`` a directory, and folder placeholders (a blob named
+``a/``, or a blob ``a`` marked ``hdi_isfolder=true``) are directories, never files, so every child ``list`` shows
+can be stat'ed; names that break the path rules are never shown. ``list`` uses the service's delimiter listing,
+``walk`` one flat listing, ``delete`` of a directory deletes every blob below it in batches, ``move`` is a
+server-side copy then a delete, and ``url_for`` signs a read-only SAS URL with the account key. Streams: see
+:mod:`.reader` and :mod:`.blocks`.
 
 The SDK (the ``[azure]`` extra) is imported when a driver is built, not when this module is.
 """
@@ -142,10 +145,12 @@ class AzureDriver(StorageDriver):
     def _list(self, path: str) -> PathList:
         head = "" if path == ROOT else path
         with self._store.call():
-            names = {name for name in self._store.child_names(path) if is_valid_path(f"/{name}")}
-        if not names and path != ROOT:
-            raise PathNotFoundError(path)
-        return sorted(f"{head}/{name}" for name in names)
+            listed = set(self._store.child_names(path))
+            if not listed and path != ROOT:
+                info = self._store.file_info(path)
+                if info is None or not info.is_dir:
+                    raise PathNotFoundError(path)
+        return sorted(f"{head}/{name}" for name in listed if is_valid_path(f"/{name}"))
 
     def _walk(self, path: str, start_after: str | None = None) -> Iterator[FileInfo]:
         listings = [
@@ -183,8 +188,9 @@ class AzureDriver(StorageDriver):
             self._move_once(source, destination)
 
     def _move_once(self, source: str, destination: str) -> None:
-        if self._store.file_info(source) is None:
-            if self._store.has_children(source):
+        info = self._store.file_info(source)
+        if info is None or info.is_dir:
+            if info is not None or self._store.has_children(source):
                 raise PathConflictError(source, "cannot move a directory")
             raise PathNotFoundError(source)
         self._check_file_destination(destination)
@@ -198,9 +204,8 @@ class AzureDriver(StorageDriver):
             self._delete_once(path)
 
     def _delete_once(self, path: str) -> None:
-        if self._store.delete_file(path):
-            return  # a file has nothing below it
-        if not self._store.delete_below(path):
+        deleted_blob = self._store.delete_file(path)  # a file, or a folder marked hdi_isfolder
+        if not self._store.delete_below(path) and not deleted_blob:
             raise PathNotFoundError(path)
 
     def _url_for(self, path: str, **options: Any) -> str:
@@ -227,12 +232,18 @@ class AzureDriver(StorageDriver):
         """Raise PathConflictError when ``path`` is a directory or lies below a file; the checks run concurrently."""
         parents = [parent for parent in ancestors(path) if parent != ROOT]
         below = self._executor.submit(contextvars.copy_context().run, self._store.has_children, path)
-        files = list(self._executor.map(lambda parent: self._store.file_info(parent) is not None, parents))
-        if below.result():
+        marked = self._executor.submit(contextvars.copy_context().run, self._store.file_info, path)
+        files = list(self._executor.map(lambda parent: _is_file(self._store.file_info(parent)), parents))
+        existing = marked.result()
+        if below.result() or (existing is not None and existing.is_dir):
             raise PathConflictError(path, "a directory is in the way")
         for parent, is_file in zip(parents, files, strict=True):
             if is_file:
                 raise PathConflictError(path, f"{parent} is a file, so nothing can lie below it")
+
+
+def _is_file(info: FileInfo | None) -> bool:
+    return info is not None and not info.is_dir
 
 
 def _prepend(first: _Item, rest: Iterator[_Item]) -> Iterator[_Item]:

@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from registry_storage.errors import InvalidParameterError, InvalidPathError
-from registry_storage.parameters import Parameter, parse_parameters, redacted
+from registry_storage.parameters import Parameter, accepted_names, parse_parameters, redacted
 from registry_storage.paths import check_path
 
 DRIVER_NAME = "azure"
@@ -51,9 +51,25 @@ PARAMETERS = [
     Parameter(
         "maxconcurrency", int, default=4, minimum=1, maximum=32, help="blocks staged or fetched at once per call"
     ),
-    Parameter("maxretries", int, default=5, minimum=0, maximum=20, help="retries of a failed request"),
+    Parameter(
+        "maxretries",
+        int,
+        default=5,
+        minimum=0,
+        maximum=20,
+        aliases=("max_retries",),
+        help="retries of a failed request (the registry 3.x spells it max_retries)",
+    ),
     Parameter(
         "retrytimeout", int, default=10, minimum=0, maximum=3600, help="seconds one call may spend retrying in all"
+    ),
+    Parameter("retry_delay", object, ignored=True, help="the registry's delay between retries; here exponential"),
+    Parameter("skipverify", object, ignored=True, help="the registry's switch off TLS verification; here always on"),
+    Parameter(
+        "credentials",
+        object,
+        ignored=True,
+        help="the registry's credentials type; here only shared_key (accountkey or connectionstring) authenticates",
     ),
 ]
 """Every parameter the Azure driver accepts."""
@@ -107,11 +123,12 @@ class AzureSettings:
         """
         given = dict(parameters or {})
         values = parse_parameters(DRIVER_NAME, PARAMETERS, given)
-        accepted = [parameter.name for parameter in PARAMETERS]
+        accepted = accepted_names(PARAMETERS)
 
         def bad(name: str, reason: str) -> InvalidParameterError:
             return InvalidParameterError(name, reason, accepted, driver=DRIVER_NAME)
 
+        _check_credentials(given.get("credentials"), bad)
         for name in ("accountname", "accountkey", "serviceurl", "connectionstring"):
             values[name] = (values[name] or "").strip() or None
         values["container"] = (values["container"] or "").strip()
@@ -157,6 +174,19 @@ class AzureSettings:
     def __repr__(self) -> str:
         fields = ", ".join(f"{name}={value!r}" for name, value in self.redacted().items())
         return f"{type(self).__name__}({fields})"
+
+
+def _check_credentials(credentials: object, bad: _Complaint) -> None:
+    """Accept the registry's ``credentials`` only when it asks for the shared key, the one way supported here."""
+    if credentials is None:
+        return
+    kind = credentials.get("type") if isinstance(credentials, dict) else credentials
+    if kind not in (None, "", "shared_key"):
+        raise bad(
+            "credentials",
+            f"type {kind!r} (Azure AD) is not supported here: authenticate with accountkey or connectionstring "
+            "(type shared_key)",
+        )
 
 
 def _check_container(name: str, bad: _Complaint) -> None:

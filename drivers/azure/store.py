@@ -40,7 +40,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from registry_storage.errors import InvalidParameterError, PathNotFoundError, StorageDriverError
-from registry_storage.fileinfo import FileInfo
+from registry_storage.fileinfo import EPOCH, FileInfo
 from registry_storage.paths import ROOT
 
 from .blocks import CommittedBlock
@@ -59,6 +59,9 @@ COPY_POLL_LIMIT = 600.0
 
 _CONNECTION_POOL_SIZE = 64
 
+FOLDER_METADATA = "hdi_isfolder"
+"""The metadata key with which Data Lake (hierarchical namespace) accounts mark a blob as a folder."""
+
 RESPONSE_READ_SIZE = 256 * 1024
 """Bytes read from the socket at a time while a response body streams in: the SDK's own default. A transport passed
 in keeps azure-core's default of 4 KiB instead, which makes every download cost several times the CPU."""
@@ -70,6 +73,12 @@ def _describe(error: AzureError) -> str:
         return f"service answered {error.status_code}{code} ({error.reason})"
     first_line = str(error.message).strip().splitlines()
     return f"{type(error).__name__}: {first_line[0] if first_line else 'no detail'}"
+
+
+def is_marked_folder(properties: BlobProperties) -> bool:
+    """True when the blob is a folder placeholder marked with ``hdi_isfolder=true``."""
+    metadata = properties.metadata or {}
+    return str(metadata.get(FOLDER_METADATA, "")).lower() == "true"
 
 
 def _error_code(error: AzureError) -> str:
@@ -203,12 +212,14 @@ class BlobStore:
     # -- reading -----------------------------------------------------------------------------------------------
 
     def file_info(self, path: str) -> FileInfo | None:
-        """The size and mod time of the blob at ``path``, or None when there is none."""
+        """The size and mod time of the blob at ``path`` (a directory when it is a marked folder), or None."""
         try:
             with self._translated("stat", path):
                 properties: BlobProperties = self._container.get_blob_client(self.blob_name(path)).get_blob_properties()
         except PathNotFoundError:
             return None
+        if is_marked_folder(properties):
+            return FileInfo(path, 0, EPOCH, is_dir=True)
         return FileInfo(path, properties.size, properties.last_modified, is_dir=False)
 
     def has_children(self, path: str) -> bool:
@@ -221,7 +232,9 @@ class BlobStore:
         """The whole content of the blob at ``path``, fetched by ``concurrency`` ranged requests at once."""
         with self._translated("read", path):
             blob = self._container.get_blob_client(self.blob_name(path))
-            return blob.download_blob(max_concurrency=concurrency).readall()
+            downloader = blob.download_blob(max_concurrency=concurrency)
+            self._refuse_folder(downloader.properties, path)
+            return downloader.readall()
 
     def open_chunks(self, path: str, offset: int) -> Iterator[bytes]:
         """The content of the blob at ``path`` from ``offset`` as chunks of at most one download request each.
@@ -236,9 +249,20 @@ class BlobStore:
                 downloader = blob.download_blob(offset=offset or None)
             except HttpResponseError as error:
                 if error.status_code == 416:
-                    return iter(())
+                    return self._empty_unless_folder(path)
                 raise
+            self._refuse_folder(downloader.properties, path)
             return self._translated_chunks("read", path, downloader.chunks())
+
+    def _refuse_folder(self, properties: BlobProperties, path: str) -> None:
+        if is_marked_folder(properties):
+            raise PathNotFoundError(path, driver=DRIVER_NAME)
+
+    def _empty_unless_folder(self, path: str) -> Iterator[bytes]:
+        info = self.file_info(path)
+        if info is None or info.is_dir:
+            raise PathNotFoundError(path, driver=DRIVER_NAME)
+        return iter(())
 
     def read_range(self, path: str, start: int, end: int) -> Iterator[bytes]:
         """Bytes ``start`` to ``end`` (exclusive) of the blob at ``path``, in chunks of at most one request each."""
@@ -343,7 +367,8 @@ class BlobStore:
         """The names of the blobs and blob prefixes directly below directory ``path``, by a delimiter listing.
 
         Names come relative to the directory, prefixes without their trailing ``/``; a name can come twice (a
-        blob and a prefix of the same name) and the order is the service's.
+        blob and a prefix of the same name) and the order is the service's. A folder placeholder ``<dir>/`` of the
+        directory itself comes as ``""``; names that break the path rules come too, for the caller to skip.
         """
         prefix = self.directory_prefix(path)
         with self._translated("list", path):
@@ -362,7 +387,10 @@ class BlobStore:
         options: dict[str, Any] = {} if after is None else {"start_from": prefix + after}
         with self._translated("walk", path):
             blobs = self._container.list_blobs(
-                name_starts_with=prefix + name_prefix, results_per_page=self.page_size, **options
+                name_starts_with=prefix + name_prefix,
+                results_per_page=self.page_size,
+                include=["metadata"],
+                **options,
             )
             pages = blobs.by_page()
             first = list(next(pages, []))
@@ -382,7 +410,7 @@ class BlobStore:
                 for blob in page:
                     name = str(blob.name)[len(prefix) :]
                     if after is None or name > after:
-                        yield BlobEntry(name, int(blob.size), blob.last_modified)
+                        yield BlobEntry(name, int(blob.size), blob.last_modified, is_marked_folder(blob))
                 following = next(pages, None)
                 if following is None:
                     return

@@ -8,7 +8,10 @@ character. The two orders differ only where a name has ``-`` or ``.`` at a posit
 entries (typically a file ``x.ext`` waiting for a directory ``x/``), never by the size of the tree.
 
 Directories are derived from the names: the listing holds every name below a directory in one run, so each
-directory is seen once, where its first name appears.
+directory is seen once, where its first name appears. Folder placeholders are directories, never files: a blob whose
+name ends in ``/``, and a blob marked ``hdi_isfolder=true`` (Data Lake accounts), which is listed at its own name,
+apart from the run of the names below it, so a marked folder is remembered and not announced again. A name that
+breaks the path rules is never shown, but the directories of its valid leading components are.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from registry_storage.fileinfo import EPOCH, FileInfo
-from registry_storage.paths import ROOT, is_valid_path
+from registry_storage.paths import ROOT, is_valid_path, leading_directories
 
 _HELD_BACK = "-."
 """The path characters that sort before ``/``."""
@@ -32,6 +35,8 @@ class BlobEntry:
     name: str
     size: int
     mod_time: datetime
+    marked_folder: bool = False
+    """The blob carries ``hdi_isfolder=true``: the name is a directory."""
 
 
 def walk_key(name: str) -> str:
@@ -64,16 +69,18 @@ def walk_order(entries: Iterable[BlobEntry]) -> Iterator[tuple[str, BlobEntry | 
     """
     pending: list[_Pending] = []
     previous_directories: set[str] = set()
+    marked: set[str] = set()
     last_listed = ""
     for entry in entries:
-        if not is_valid_path("/" + entry.name):
-            continue
-        directories = _directories(entry.name)
+        directories = leading_directories(entry.name + "/" if entry.marked_folder else entry.name)
         for directory in directories:
-            if directory not in previous_directories:
+            if directory not in previous_directories and directory not in marked:
                 heapq.heappush(pending, _Pending(walk_key(directory), False, directory, None))
         previous_directories = set(directories)
-        heapq.heappush(pending, _Pending(walk_key(entry.name), True, entry.name, entry))
+        if entry.marked_folder and directories and directories[-1] == entry.name:
+            marked.add(entry.name)
+        elif not entry.marked_folder and is_valid_path("/" + entry.name):
+            heapq.heappush(pending, _Pending(walk_key(entry.name), True, entry.name, entry))
         last_listed = entry.name
         while pending and not _may_still_come(pending[0].name, last_listed):
             item = heapq.heappop(pending)
@@ -81,12 +88,6 @@ def walk_order(entries: Iterable[BlobEntry]) -> Iterator[tuple[str, BlobEntry | 
     while pending:
         item = heapq.heappop(pending)
         yield item.name, item.entry
-
-
-def _directories(name: str) -> list[str]:
-    """The directories ``name`` lies in, relative like it, outermost first (``a/b/c`` gives ``a`` and ``a/b``)."""
-    parts = name.split("/")
-    return ["/".join(parts[:depth]) for depth in range(1, len(parts))]
 
 
 def walk_infos(base: str, entries: Iterable[BlobEntry]) -> Iterator[FileInfo]:

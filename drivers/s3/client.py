@@ -57,6 +57,8 @@ def connect(settings: S3Settings, max_connections: int) -> S3Client:
         request_checksum_calculation="when_required",
         response_checksum_validation="when_required",
         use_dualstack_endpoint=settings.usedualstack,
+        use_fips_endpoint=settings.usefipsendpoint,
+        user_agent=settings.useragent,
         s3={
             "addressing_style": "path" if settings.forcepathstyle else "auto",
             "use_accelerate_endpoint": settings.accelerate,

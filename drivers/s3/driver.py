@@ -2,10 +2,10 @@
 
 Paths map to keys below the ``rootdirectory`` prefix: ``/a/b`` is the key ``<root>/a/b`` (``a/b`` without a root).
 Directories are common prefixes: ``/a`` is a directory when a key starts with ``<root>/a/``. A prefix without its
-trailing slash is never trusted, so ``/a`` and ``/ab`` never touch each other. Keys ending in ``/`` (folder
-placeholders other tools make) are ignored, and so are keys whose names are not valid paths; the one place they show
-is :meth:`list`, which reports the common prefixes S3 returns as directories, so a folder holding nothing but such
-keys appears in its parent's listing while ``stat``, ``walk`` and ``delete`` find nothing there.
+trailing slash is never trusted, so ``/a`` and ``/ab`` never touch each other. Any key below ``<root>/a/`` makes
+``/a`` a directory: a folder placeholder (a key ending in ``/``, as other tools make them) is a directory, listed,
+stat'ed and walked as one and deleted with it, never a file; a key whose name is not a valid path is never shown, but
+the directories of its valid leading components exist. So every child :meth:`list` shows can be stat'ed.
 
 Writes refuse a path that is a directory or lies below a file (PathConflictError): one listing and one HEAD per
 ancestor, made concurrently. Directories report size 0 and the epoch as their modification time.
@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from registry_storage.driver import PathList, StorageDriver
 from registry_storage.errors import PathConflictError, PathNotFoundError, StorageDriverError
 from registry_storage.fileinfo import EPOCH, FileInfo
-from registry_storage.paths import ROOT, ancestors, join
+from registry_storage.paths import ROOT, ancestors, is_valid_path, join
 from registry_storage.walkorder import is_after, listing_ranges
 
 from .bucket import LIST_PAGE_SIZE, Bucket, write_arguments
@@ -35,7 +35,7 @@ from .multipart import UPLOAD_CONCURRENCY, ObjectTarget, ObjectWriter, copy_in_p
 from .parameters import DRIVER_NAME, S3Settings
 from .presign import client_method, expires_in
 from .reader import empty_stream, open_body
-from .tree import depth_first, is_entry_key
+from .tree import depth_first
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -101,7 +101,8 @@ class S3Driver(StorageDriver):
     def _entries_below(
         self, path: str, page_size: int = LIST_PAGE_SIZE, start_after: str | None = None
     ) -> Iterator[tuple[str, int, datetime]]:
-        """``(relative key, size, mod_time)`` of every file below directory ``path``, in key order; with
+        """``(relative key, size, mod_time)`` of every key below directory ``path`` (placeholders and invalid names
+        too), in key order; with
         ``start_after``, only what a walk after that path needs (see :func:`listing_ranges`), each range listed
         lazily, as it is consumed."""
         ranges = listing_ranges(path, start_after)
@@ -120,8 +121,7 @@ class S3Driver(StorageDriver):
         for page in pages:
             for entry in page.objects:
                 relative = entry["Key"][len(prefix) :]
-                if is_entry_key(relative):
-                    yield relative, entry.get("Size", 0), entry["LastModified"].astimezone(timezone.utc)
+                yield relative, entry.get("Size", 0), entry["LastModified"].astimezone(timezone.utc)
 
     def _is_directory(self, path: str) -> bool:
         return next(self._entries_below(path, PROBE_PAGE_SIZE), None) is not None
@@ -154,11 +154,13 @@ class S3Driver(StorageDriver):
     def _list(self, path: str) -> PathList:
         prefix = self._directory_prefix(path)
         names: set[str] = set()
+        exists = path == ROOT
         for page in self._bucket.pages(prefix, path, delimiter=True):
+            exists = exists or bool(page.objects or page.prefixes)
             names.update(entry["Key"][len(prefix) :] for entry in page.objects)
             names.update(common[len(prefix) : -1] for common in page.prefixes)
-        children = sorted(join(path, name) for name in names if is_entry_key(name))
-        if not children and path != ROOT:
+        children = sorted(join(path, name) for name in names if is_valid_path("/" + name))
+        if not exists:
             raise PathNotFoundError(path, driver=self.name)
         return children
 
@@ -254,7 +256,7 @@ class S3Driver(StorageDriver):
         for page in self._bucket.pages(prefix, path, delimiter=False):
             for entry in page.objects:
                 batch.append(entry["Key"])
-                found = found or is_entry_key(entry["Key"][len(prefix) :])
+                found = True
             while found and len(batch) >= LIST_PAGE_SIZE:
                 self._bucket.delete_batch(batch[:LIST_PAGE_SIZE], path)
                 del batch[:LIST_PAGE_SIZE]

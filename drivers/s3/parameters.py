@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from registry_storage.errors import InvalidParameterError
-from registry_storage.parameters import Parameter, parse_parameters, redacted
+from registry_storage.parameters import Parameter, accepted_names, parse_parameters, redacted
 
 DRIVER_NAME = "s3"
 
@@ -86,6 +86,15 @@ PARAMETERS = [
     Parameter("objectacl", str, help="canned ACL of objects written (for example private); default: none sent"),
     Parameter("usedualstack", bool, default=False, help="use the dual-stack (IPv4 and IPv6) endpoint"),
     Parameter("accelerate", bool, default=False, help="use S3 Transfer Acceleration"),
+    Parameter("useragent", str, help="the User-Agent header sent with every request; default: boto3's"),
+    Parameter("usefipsendpoint", bool, default=False, help="use the FIPS endpoint of the region"),
+    Parameter(
+        "redirectendpoint",
+        str,
+        ignored=True,
+        help="the registry's host for redirected blob downloads; url_for presigns on regionendpoint",
+    ),
+    Parameter("loglevel", object, ignored=True, help="the registry's AWS SDK log level; boto3 logs through logging"),
 ]
 """Every parameter the S3 driver accepts."""
 
@@ -118,6 +127,8 @@ class S3Settings:
     objectacl: str | None = None
     usedualstack: bool = False
     accelerate: bool = False
+    useragent: str | None = None
+    usefipsendpoint: bool = False
 
     @classmethod
     def from_parameters(cls, parameters: Mapping[str, object] | None) -> S3Settings:
@@ -127,7 +138,7 @@ class S3Settings:
         bad value, a missing bucket, a key without its secret (or the reverse), or ``keyid`` without ``encrypt``.
         """
         values = parse_parameters(DRIVER_NAME, PARAMETERS, parameters)
-        accepted = [parameter.name for parameter in PARAMETERS]
+        accepted = accepted_names(PARAMETERS)
 
         def bad(name: str, reason: str) -> InvalidParameterError:
             return InvalidParameterError(name, reason, accepted, driver=DRIVER_NAME)
@@ -145,7 +156,17 @@ class S3Settings:
         if storage_class not in STORAGE_CLASSES:
             raise bad("storageclass", f"{values['storageclass']!r} is not one of {', '.join(STORAGE_CLASSES)}")
         values["storageclass"] = storage_class
-        for name in ("region", "regionendpoint", "keyid", "objectacl", "accesskey", "secretkey", "sessiontoken"):
+        names = (
+            "region",
+            "regionendpoint",
+            "keyid",
+            "objectacl",
+            "accesskey",
+            "secretkey",
+            "sessiontoken",
+            "useragent",
+        )
+        for name in names:
             values[name] = values[name] or None
         return cls(**values)
 

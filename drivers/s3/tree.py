@@ -4,6 +4,11 @@ S3 lists keys in byte order, where ``a-b/x`` and ``a.b/x`` come before ``a/x`` (
 ``walk`` wants depth-first order with sorted siblings, which is byte order with ``/`` sorting below every other
 character. :func:`depth_first` turns one into the other as the keys stream by, holding back only the keys that an
 earlier sibling's subtree may still precede, and synthesises one directory entry before the first key below it.
+
+Every key below a directory makes it exist, so what ``list`` shows (S3's common prefixes) ``stat`` and ``walk``
+find too: a folder placeholder (a key ending in ``/``, as the AWS console's "Create folder" writes) is a directory
+and never a file, and a key whose name is not a valid path still makes the directories of its valid leading
+components exist, though it is never shown itself.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 
 from registry_storage.fileinfo import EPOCH, FileInfo
-from registry_storage.paths import is_valid_path, join
+from registry_storage.paths import is_valid_path, join, leading_directories
 
 _TREE_ORDER = str.maketrans({"/": "\x00"})
 
@@ -58,14 +63,14 @@ def in_tree_order(entries: Iterable[tuple[str, int, datetime]]) -> Iterator[tupl
 def depth_first(base: str, entries: Iterable[tuple[str, int, datetime]]) -> Iterator[FileInfo]:
     """Yield the FileInfo of every file and directory below ``base``, depth-first, parents first, siblings sorted.
 
-    ``entries`` are ``(key relative to base, size, mod_time)`` of the files below ``base`` in byte order (as
-    ListObjectsV2 returns them). Directories get size 0 and the epoch as their modification time.
+    ``entries`` are ``(key relative to base, size, mod_time)`` of every key below ``base`` in byte order (as
+    ListObjectsV2 returns them), placeholders and invalid names included: each makes its directories exist, only a
+    valid file key is yielded as a file. Directories get size 0 and the epoch as their modification time.
     """
     open_directories: list[str] = []
     last_file = ""
     for relative, size, mod_time in in_tree_order(entries):
-        components = relative.split("/")
-        directories = components[:-1]
+        directories = [directory.rsplit("/", 1)[-1] for directory in leading_directories(relative)]
         shared = 0
         while (
             shared < len(directories)
@@ -78,5 +83,6 @@ def depth_first(base: str, entries: Iterable[tuple[str, int, datetime]]) -> Iter
             if directory != last_file:
                 yield FileInfo(join(base, directory), 0, EPOCH, True)
         open_directories = directories
-        last_file = relative
-        yield FileInfo(join(base, relative), size, mod_time, False)
+        if is_entry_key(relative):
+            last_file = relative
+            yield FileInfo(join(base, relative), size, mod_time, False)

@@ -88,7 +88,7 @@ def run_ls(args: argparse.Namespace) -> int:
     -l adds the type (d for a directory), the size in bytes and the modification time in UTC. --json prints a
     list of {path, type, size, mod_time} objects. Exits with status 3 when the path does not exist.
     """
-    with opened(spec_from_args(args)) as driver:
+    with opened(spec_from_args(args), reading=True) as driver:
         entries = _entries(driver, args.path, recursive=args.recursive, described=args.long or args.json)
         if args.json:
             print_json([info_document(entry) for entry in entries if isinstance(entry, FileInfo)])
@@ -104,7 +104,7 @@ def run_stat(args: argparse.Namespace) -> int:
 
     Exits with status 3 when the path does not exist.
     """
-    with opened(spec_from_args(args)) as driver:
+    with opened(spec_from_args(args), reading=True) as driver:
         info = driver.stat(args.path)
     if args.json:
         print_json(info_document(info))
@@ -126,7 +126,7 @@ def run_cat(args: argparse.Namespace) -> int:
     Exits with status 3 when a path is missing or is a directory (nothing after it is printed).
     """
     stdout = binary_stdout()
-    with opened(spec_from_args(args)) as driver:
+    with opened(spec_from_args(args), reading=True) as driver:
         for path in args.paths:
             with driver.read_stream(path) as stream:
                 for chunk in iter_chunks(stream):
@@ -163,7 +163,7 @@ def run_du(args: argparse.Namespace) -> int:
     Human output: bytes, the size in binary units, the file count and the path. --json prints {path, bytes, files}.
     Exits with status 3 when the path does not exist.
     """
-    with opened(spec_from_args(args)) as driver:
+    with opened(spec_from_args(args), reading=True) as driver:
         usage = disk_usage(driver, args.path)
     if args.json:
         print_json({"path": usage.path, "bytes": usage.size, "files": usage.files})

@@ -9,12 +9,15 @@ unprefixed options choose the driver of any side that names none, so ``--driver`
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 
 from registry_storage.cli.selection import DriverSpec, UsageError, open_driver, spec_from_args
 from registry_storage.driver import StorageDriver
 from registry_storage.errors import InvalidPathError
+from registry_storage.factory import DRIVER_GROUP
 from registry_storage.paths import ROOT, check_path, directory_prefix, join
 
 SOURCE_PREFIX = "from-"
@@ -93,12 +96,45 @@ def side_spec(args: argparse.Namespace, prefix: str, role: str) -> DriverSpec:
     )
 
 
+def missing_filesystem_root(spec: DriverSpec) -> str | None:
+    """The root directory of a filesystem driver ``spec`` that does not exist (None when it does, or for another
+    driver). By the contract it is an empty store, but a read command tells the operator, whose typo it may be."""
+    if spec.name != "filesystem" or spec.executable:
+        return None
+    root = spec.parameters.get("rootdirectory") or _declared_default("filesystem", "rootdirectory")
+    if not isinstance(root, str) or not root or os.path.isdir(root):
+        return None
+    return os.path.abspath(root)
+
+
+def _declared_default(driver: str, parameter: str) -> object:
+    """The default of ``parameter`` as the installed in-process driver declares it (None when unknown)."""
+    from importlib import metadata  # noqa: PLC0415 - only for a filesystem root given by default
+
+    entry = next((entry for entry in metadata.entry_points(group=DRIVER_GROUP) if entry.name == driver), None)
+    if entry is None:
+        return None
+    factory = entry.load()
+    declared = getattr(getattr(factory, "__self__", None), "PARAMETERS", [])
+    return next((item.default for item in declared if item.name == parameter), None)
+
+
+def note_missing_root(spec: DriverSpec) -> None:
+    """Say on stderr that the filesystem root of ``spec`` does not exist, if so (for commands that read)."""
+    root = missing_filesystem_root(spec)
+    if root is not None:
+        print(f"registry-storage: note: the filesystem root {root} does not exist (an empty store)", file=sys.stderr)
+
+
 @contextmanager
-def opened(spec: DriverSpec) -> Iterator[StorageDriver]:
-    """Open the driver ``spec`` describes and close it when the block ends.
+def opened(spec: DriverSpec, *, reading: bool = False) -> Iterator[StorageDriver]:
+    """Open the driver ``spec`` describes and close it when the block ends; ``reading`` (a command that only reads)
+    says on stderr when a filesystem root does not exist.
 
     Raises InvalidStorageDriverError or the driver's InvalidParameterError when it cannot be opened.
     """
+    if reading:
+        note_missing_root(spec)
     driver = open_driver(spec)
     try:
         yield driver
@@ -110,6 +146,6 @@ def opened(spec: DriverSpec) -> Iterator[StorageDriver]:
 def opened_pair(source: DriverSpec, destination: DriverSpec) -> Iterator[tuple[StorageDriver, StorageDriver]]:
     """Open the source and destination drivers; equal specs share one driver (one store, one child process)."""
     with ExitStack() as stack:
-        source_driver = stack.enter_context(opened(source))
+        source_driver = stack.enter_context(opened(source, reading=True))
         destination_driver = source_driver if destination == source else stack.enter_context(opened(destination))
         yield source_driver, destination_driver

@@ -106,7 +106,7 @@ def run_get(args: argparse.Namespace) -> int:
     if to_stdout and args.json:
         raise UsageError("get: --json cannot be combined with writing the file to stdout")
     progress = Progress.for_terminal(args.quiet)
-    with opened(spec_from_args(args)) as driver:
+    with opened(spec_from_args(args), reading=True) as driver:
         size = _file_size(driver, args.path)
         if to_stdout:
             _download(driver, args.path, binary_stdout(), progress, size)

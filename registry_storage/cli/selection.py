@@ -1,12 +1,16 @@
 """Choosing a driver on the command line: ``--driver``, ``--param``/``--params``, ``--exec``, ``--config``.
 
-A registry-style configuration file names the driver as the one key of its ``storage:`` section that is not a
-registry setting (``cache``, ``maintenance``, ``delete``, ``redirect``, ``tag``)::
+A registry configuration file names the driver as the one key of its ``storage:`` section that is not a
+registry setting (``cache``, ``maintenance``, ``delete``, ``redirect``, ``tag``), and the registry's
+``REGISTRY_STORAGE_*`` environment overrides apply over it (see :mod:`registry_storage.cli.registry_config`)::
 
     storage:
       s3:
         bucket: my-registry
         region: us-east-1
+
+``--param KEY=VALUE`` and ``--params JSON`` apply over the file; ``--param KEY=`` (an empty value) removes ``KEY``,
+so the driver uses its default.
 """
 
 from __future__ import annotations
@@ -17,17 +21,13 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
-
+from registry_storage.cli.registry_config import read_registry_config
+from registry_storage.cli.usage import UsageError
 from registry_storage.driver import StorageDriver
 from registry_storage.errors import InvalidStorageDriverError
 from registry_storage.factory import create, launch_executable
 
-_REGISTRY_SETTINGS = {"cache", "maintenance", "delete", "redirect", "tag"}
-
-
-class UsageError(Exception):
-    """The command line is wrong; the CLI prints the message and exits with status 2."""
+__all__ = ["DriverSpec", "UsageError", "add_driver_arguments", "open_driver", "read_config", "spec_from_args"]
 
 
 @dataclass
@@ -54,11 +54,15 @@ def add_driver_arguments(parser: argparse.ArgumentParser, prefix: str = "", titl
         metavar="KEY=VALUE",
         action="append",
         default=[],
-        help="one driver parameter (repeatable)",
+        help="one driver parameter (repeatable); KEY= removes KEY given by --config",
     )
     group.add_argument(f"--{prefix}params", metavar="JSON", help="driver parameters as a JSON object")
     group.add_argument(f"--{prefix}exec", metavar="PATH", help="run this driver executable (any language)")
-    group.add_argument(f"--{prefix}config", metavar="FILE", help="registry-style YAML file with a storage: section")
+    group.add_argument(
+        f"--{prefix}config",
+        metavar="FILE",
+        help="a registry's configuration file: its storage: section, with REGISTRY_STORAGE_* overrides",
+    )
     group.add_argument(
         f"--{prefix}out-of-process",
         action="store_true",
@@ -85,25 +89,11 @@ def _parse_params(text: str | None, pairs: list[str]) -> dict[str, Any]:
 
 
 def read_config(path: str) -> tuple[str, dict[str, Any]]:
-    """The driver name and parameters of the ``storage:`` section of a registry-style YAML file."""
-    try:
-        with open(path, encoding="utf-8") as stream:
-            document = yaml.safe_load(stream)
-    except OSError as error:
-        raise UsageError(f"cannot read config {path}: {error.strerror}") from None
-    except yaml.YAMLError as error:
-        raise UsageError(f"config {path} is not valid YAML: {error}") from None
-    storage = document.get("storage") if isinstance(document, dict) else None
-    if not isinstance(storage, dict):
-        raise UsageError(f"config {path} has no storage: section")
-    drivers = [key for key in storage if key not in _REGISTRY_SETTINGS]
-    if len(drivers) != 1:
-        raise UsageError(f"config {path}: the storage: section must name exactly one driver, found {drivers or 'none'}")
-    name = str(drivers[0])
-    parameters = storage[name] or {}
-    if not isinstance(parameters, dict):
-        raise UsageError(f"config {path}: storage.{name} must be a mapping of parameters")
-    return name, {str(key): value for key, value in parameters.items()}
+    """The driver name and parameters of the registry configuration file ``path``, with the environment's overrides.
+
+    Raises UsageError for a file the registry would not run with (see :func:`read_registry_config`).
+    """
+    return read_registry_config(path, os.environ)
 
 
 def spec_from_args(args: argparse.Namespace, prefix: str = "", default: DriverSpec | None = None) -> DriverSpec:
@@ -119,6 +109,8 @@ def spec_from_args(args: argparse.Namespace, prefix: str = "", default: DriverSp
     if config:
         name, from_config = read_config(config)
         parameters = {**from_config, **parameters}
+    removed = {key for key, _, value in (pair.partition("=") for pair in getattr(args, f"{attr}param")) if not value}
+    parameters = {key: value for key, value in parameters.items() if key not in removed}
     if executable:
         if not os.access(executable, os.X_OK):
             raise UsageError(f"--{prefix}exec {executable}: not an executable file")

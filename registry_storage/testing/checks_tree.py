@@ -305,6 +305,35 @@ def walk_start_after_still_raises_for_a_missing_path_or_a_file(context: CheckCon
 
 
 @group.check
+def every_listed_child_can_be_stated_as_walk_describes_it(context: CheckContext) -> None:
+    """Every child list shows, at every level, can be stat'ed, and stat says what walk says of it.
+
+    What list and walk show, stat describes: a child that list shows and stat refuses breaks ``ls -l`` and
+    every tool that lists, then stats.
+    """
+    driver = context.driver
+    for name, size in {"a/b/c/file": 3, "a/b/other": 1, "a-b/x": 2, "a.b": 4, "z/y/x/w/v": 0}.items():
+        driver.put_content(context.path(*name.split("/")), context.data(size))
+    walked = {info.path: (info.is_dir, info.size) for info in driver.walk(context.root)}
+    seen: list[str] = []
+    pending = [context.root]
+    while pending:
+        directory = pending.pop()
+        for child in driver.list(directory):
+            seen.append(child)
+            try:
+                info = driver.stat(child)
+            except PathNotFoundError:
+                fail(f"list({directory!r}) shows {child!r}, but stat({child!r}) raises PathNotFoundError")
+            expect_equal(
+                (info.path, info.is_dir, info.size), (child, *walked.get(child, (None, None))), f"stat({child!r})"
+            )
+            if info.is_dir:
+                pending.append(child)
+    expect_sequence(sorted(seen), sorted(walked), f"every path listed below {context.root!r}")
+
+
+@group.check
 def walk_of_root_yields_every_path(context: CheckContext) -> None:
     """walk("/") yields the top-level directories and everything below them."""
     driver = context.driver

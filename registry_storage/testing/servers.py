@@ -1,4 +1,5 @@
-"""Local services to test and measure drivers against: a moto S3 server and an in-memory Azurite blob service.
+"""Local services to test and measure drivers against: a moto S3 server, an in-memory Azurite blob service, and the
+Go registry (Debian's ``docker-registry``) serving a given ``storage:`` section.
 
 >>> from registry_storage.testing.servers import azurite, moto_server
 >>> with moto_server() as moto:  # doctest: +SKIP
@@ -273,3 +274,64 @@ def azurite() -> Iterator[Azurite]:
         port,
     ):
         yield Azurite(f"http://127.0.0.1:{port}/{AZURITE_ACCOUNT}", port, process.pid)
+
+
+# -- the Go registry (distribution) ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DockerRegistry:
+    """A running Go registry (Debian's ``docker-registry``): its address (``127.0.0.1:PORT``), process id and the
+    configuration file it serves with (which exists while it runs)."""
+
+    address: str
+    pid: int
+    config: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.address}"
+
+
+def find_docker_registry() -> str | None:
+    """The path of ``docker-registry`` (distribution 2.x, Debian's package) on ``$PATH`` or in ``/usr/bin``."""
+    return shutil.which("docker-registry") or shutil.which("docker-registry", path="/usr/bin")
+
+
+@contextlib.contextmanager
+def docker_registry(storage: dict[str, Any]) -> Iterator[DockerRegistry]:
+    """Run the Go registry on 127.0.0.1 serving ``storage`` (its ``storage:`` section), with a clean environment.
+
+    The environment holds only ``PATH`` and ``HOME``: 2.8's s3 driver panics at start when ``AWS_CA_BUNDLE`` is set,
+    and ``REGISTRY_*`` variables of the caller would override the configuration. Raises ServerError when it is not
+    installed (``apt-get install docker-registry``) or does not start.
+    """
+    import yaml  # noqa: PLC0415 - PyYAML is a dependency of the CLI, needed only here
+
+    executable = find_docker_registry()
+    if executable is None:
+        raise ServerError("docker-registry is not installed (apt-get install docker-registry)")
+
+    config_directory = tempfile.mkdtemp(prefix="registry-config-")
+
+    def command(port: int) -> list[str]:
+        config = {
+            "version": 0.1,
+            "log": {"level": "warn", "accesslog": {"disabled": True}},
+            "storage": storage,
+            "http": {"addr": f"127.0.0.1:{port}"},
+        }
+        path = Path(config_directory, f"config-{port}.yml")
+        path.write_text(yaml.safe_dump(config))
+        return [executable, "serve", str(path)]
+
+    try:
+        with _serving(
+            "docker-registry",
+            command,
+            lambda port: f"http://127.0.0.1:{port}/v2/",
+            lambda workdir: {"PATH": "/usr/bin:/bin", "HOME": workdir},
+        ) as (process, port):
+            yield DockerRegistry(f"127.0.0.1:{port}", process.pid, Path(config_directory, f"config-{port}.yml"))
+    finally:
+        shutil.rmtree(config_directory, ignore_errors=True)

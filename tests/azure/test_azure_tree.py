@@ -235,3 +235,46 @@ def test_a_network_failure_is_never_reported_as_not_found(
             assert not isinstance(caught.value, PathNotFoundError), name
             assert caught.value.driver == "azure", name
             assert caught.value.__cause__ is not None, name
+
+
+def test_folder_placeholders_are_directories(azure_driver: StorageDriver, container: ContainerClient) -> None:
+    for name in ("docs/", "docs/guide/", "empty/", "lone/"):
+        container.upload_blob(name, b"")
+    for name in ("marked", "docs/marked"):  # as Data Lake (hierarchical namespace) accounts mark folders
+        container.upload_blob(name, b"", metadata={"hdi_isfolder": "true"})
+    container.upload_blob("odd/with space", b"x")
+    azure_driver.put_content("/docs/guide/intro", b"hello")
+    azure_driver.put_content("/marked/inside", b"in")
+
+    assert azure_driver.list("/") == ["/docs", "/empty", "/lone", "/marked", "/odd"]
+    assert azure_driver.list("/docs") == ["/docs/guide", "/docs/marked"]
+    assert azure_driver.list("/lone") == []
+    assert azure_driver.list("/docs/marked") == []
+    assert azure_driver.list("/odd") == []
+    walked = [(info.path, info.is_dir) for info in azure_driver.walk("/")]
+    assert walked == [
+        ("/docs", True),
+        ("/docs/guide", True),
+        ("/docs/guide/intro", False),
+        ("/docs/marked", True),
+        ("/empty", True),
+        ("/lone", True),
+        ("/marked", True),
+        ("/marked/inside", False),
+        ("/odd", True),
+    ]
+    for directory in ("/docs", "/docs/guide", "/docs/marked", "/empty", "/lone", "/marked", "/odd"):
+        info = azure_driver.stat(directory)
+        assert (info.is_dir, info.size) == (True, 0), directory
+        with pytest.raises(PathNotFoundError):
+            azure_driver.get_content(directory)
+    with pytest.raises(StorageDriverError):
+        azure_driver.put_content("/docs/marked", b"a file where a folder is")
+    with pytest.raises(StorageDriverError):
+        azure_driver.move("/docs/marked", "/elsewhere")
+
+    azure_driver.delete("/marked")
+    azure_driver.delete("/docs")
+    assert _blob_names(container) == ["empty/", "lone/", "odd/with space"]
+    with pytest.raises(PathNotFoundError):
+        azure_driver.stat("/marked")

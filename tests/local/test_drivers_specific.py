@@ -463,7 +463,7 @@ def test_the_default_root() -> None:
 def test_bad_parameters_are_refused_with_the_accepted_names(parameters: dict[str, object], message: str) -> None:
     with pytest.raises(InvalidParameterError, match=message) as caught:
         FilesystemDriver.from_parameters(parameters)
-    assert caught.value.accepted == ["rootdirectory"]
+    assert caught.value.accepted == ["maxthreads", "rootdirectory"]
     assert caught.value.driver == "filesystem"
 
 

@@ -227,7 +227,7 @@ def _startup_error(stderr: bytes, name: str) -> dict[str, Any]:
         ("inmemory", ['"rootdirectory"'], "argv[1] must be a JSON object of parameters, not str"),
         ("inmemory", ['{"nope": 1}'], "parameter 'nope': unknown parameter"),
         ("filesystem", ['{"rootdirectory": 5}'], "parameter 'rootdirectory'"),
-        ("filesystem", ['{"root": "/tmp"}'], "accepted parameters: rootdirectory"),
+        ("filesystem", ['{"root": "/tmp"}'], "accepted parameters: maxthreads, rootdirectory"),
         ("inmemory", ["{}", "{}"], "expected at most one argument"),
     ],
 )

@@ -7,12 +7,15 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import yaml
 
 from registry_storage.driver import StorageDriver
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 MIB = 1 << 20
 TIMEOUT = 300.0
@@ -84,3 +87,17 @@ def test_sync_to_s3_resumes_a_partial_object(source: Path, s3_config: Path, s3_d
     assert report["bytes"] == sum(TREE.values()) - partial
     for name, expected in _tree(source).items():
         assert s3_driver.get_content(f"/{name}") == expected
+
+
+def test_ls_long_and_json_describe_a_folder_placeholder(
+    s3_config: Path, s3_parameters: dict[str, Any], s3_admin: S3Client
+) -> None:
+    s3_admin.put_object(Bucket=s3_parameters["bucket"], Key="folder/", Body=b"")  # the console's "Create folder"
+    s3_admin.put_object(Bucket=s3_parameters["bucket"], Key="file", Body=b"12345")
+    command = [str(Path(sys.executable).with_name("registry-storage")), "ls", "--config", str(s3_config)]
+    for extra in (["-l"], ["--json"], ["-l", "-R"]):
+        done = subprocess.run([*command, *extra, "/"], capture_output=True, timeout=TIMEOUT, check=False)
+        assert (done.returncode, done.stderr) == (0, b""), extra
+        assert b"/folder" in done.stdout
+    listed = json.loads(subprocess.run([*command, "--json", "/"], capture_output=True, check=True).stdout)
+    assert [(entry["path"], entry["type"]) for entry in listed] == [("/file", "file"), ("/folder", "directory")]

@@ -88,35 +88,51 @@ def test_walk_is_depth_first_although_s3_sorts_dash_and_dot_before_slash(s3_driv
     ]
 
 
-def test_placeholder_keys_of_other_tools_are_ignored(s3_driver: StorageDriver, s3_admin: S3Client, bucket: str) -> None:
-    for key in ("docs/", "docs/guide/", "empty/", "empty/inner/"):
+def test_folder_placeholders_are_directories(s3_driver: StorageDriver, s3_admin: S3Client, bucket: str) -> None:
+    for key in ("docs/", "docs/guide/", "empty/", "empty/inner/", "lone/"):
         s3_admin.put_object(Bucket=bucket, Key=key, Body=b"")
     s3_driver.put_content("/docs/guide/intro", b"hello")
 
+    assert s3_driver.list("/") == ["/docs", "/empty", "/lone"]
     assert s3_driver.list("/docs") == ["/docs/guide"]
     assert s3_driver.list("/docs/guide") == ["/docs/guide/intro"]
-    assert [info.path for info in s3_driver.walk("/")] == ["/docs", "/docs/guide", "/docs/guide/intro"]
-    for missing in ("/empty", "/empty/inner"):
+    assert s3_driver.list("/empty") == ["/empty/inner"]
+    assert s3_driver.list("/empty/inner") == []
+    assert s3_driver.list("/lone") == []
+    walked = [(info.path, info.is_dir) for info in s3_driver.walk("/")]
+    assert walked == [
+        ("/docs", True),
+        ("/docs/guide", True),
+        ("/docs/guide/intro", False),
+        ("/empty", True),
+        ("/empty/inner", True),
+        ("/lone", True),
+    ]
+    for directory in ("/docs", "/docs/guide", "/empty", "/empty/inner", "/lone"):
+        info = s3_driver.stat(directory)
+        assert (info.is_dir, info.size) == (True, 0)
         with pytest.raises(PathNotFoundError):
-            s3_driver.stat(missing)
-        with pytest.raises(PathNotFoundError):
-            s3_driver.walk(missing)
-        with pytest.raises(PathNotFoundError):
-            s3_driver.delete(missing)
-    with pytest.raises(PathNotFoundError):
-        s3_driver.list("/empty/inner")
+            s3_driver.get_content(directory)
+    assert list(s3_driver.walk("/lone")) == []
+    with pytest.raises(registry_storage.StorageDriverError):
+        s3_driver.put_content("/lone", b"a file where a folder is")
 
+    s3_driver.delete("/empty")
     s3_driver.delete("/docs")
-    assert sorted(_keys(s3_admin, bucket)) == ["empty/", "empty/inner/"]
+    assert sorted(_keys(s3_admin, bucket)) == ["lone/"]
+    with pytest.raises(PathNotFoundError):
+        s3_driver.stat("/empty")
 
 
 def test_keys_that_are_not_valid_paths_are_skipped(s3_driver: StorageDriver, s3_admin: S3Client, bucket: str) -> None:
     _put_keys(s3_admin, bucket, ["d/ok", "d/with space", "d//double", "d/../up", "d/caf\u00e9", "d/sub/caf\u00e9"])
 
     assert s3_driver.list("/d") == ["/d/ok", "/d/sub"]  # S3 reports the common prefix d/sub/
-    assert [info.path for info in s3_driver.walk("/d")] == ["/d/ok"]
-    with pytest.raises(PathNotFoundError):
-        s3_driver.stat("/d/sub")
+    assert [(info.path, info.is_dir) for info in s3_driver.walk("/d")] == [("/d/ok", False), ("/d/sub", True)]
+    assert s3_driver.stat("/d/sub").is_dir
+    assert s3_driver.list("/d/sub") == []
+    s3_driver.delete("/d/sub")
+    assert "d/sub/caf\u00e9" not in _keys(s3_admin, bucket)
 
 
 def test_the_root_directory_is_a_key_prefix_nothing_escapes(

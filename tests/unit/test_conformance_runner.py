@@ -179,6 +179,17 @@ class CrashingDriver(DictDriver):
         super()._delete(path)
 
 
+class PlaceholderStatDriver(DictDriver):
+    """Broken like an object store whose stat ignores folder placeholders: a directory holding only directories
+    is listed by its parent but stat refuses it."""
+
+    def _stat(self, path: str) -> FileInfo:
+        info = super()._stat(path)
+        if info.is_dir and path != ROOT and not any(child in self._files for child in self._list(path)):
+            raise PathNotFoundError(path)
+        return info
+
+
 class SizeRecordingDriver(DictDriver):
     """Correct, and remembers the largest content put_content stored."""
 
@@ -237,6 +248,17 @@ def test_failures_name_the_check_and_say_what_came_back() -> None:
     assert results["read_stream_at_negative_offset_raises_invalid_offset"].passed
     assert report.failed >= 4
     assert not report.ok
+
+
+def test_a_listed_child_that_stat_refuses_fails_the_check() -> None:
+    select = "every_listed_child_can_be_stated"
+    assert run_conformance(DictDriver(), select=select, quick=True).ok
+    report = run_conformance(PlaceholderStatDriver(), select=select, quick=True)
+    (result,) = report.results
+    assert not result.passed
+    assert result.error is not None
+    assert "stat(" in result.error
+    assert "PathNotFoundError" in result.error
 
 
 def test_an_unexpected_exception_is_recorded_and_the_run_continues() -> None:

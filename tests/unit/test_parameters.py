@@ -125,3 +125,47 @@ def test_redacted_hides_secrets_that_are_set() -> None:
 
 def test_redacted_leaves_unset_secrets_as_none() -> None:
     assert redacted(DECLARED, parse({}))["secretkey"] is None
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [("0x40", 64), ("0X40", 64), ("0o100", 64), ("0100", 64), ("0b1000000", 64), ("6_4", 64), (" 64 ", 64)],
+)
+def test_integers_accept_the_registrys_forms(given: str, expected: int) -> None:
+    assert parse({"chunksize": given})["chunksize"] == expected
+
+
+@pytest.mark.parametrize("given", ["0x", "1.5", "0789", "ten", ""])
+def test_integers_refuse_other_text(given: str) -> None:
+    with pytest.raises(InvalidParameterError) as caught:
+        parse({"chunksize": given})
+    assert caught.value.parameter == "chunksize"
+
+
+IGNORING = [
+    Parameter("rootdirectory", str, default="/r"),
+    Parameter("maxthreads", int, ignored=True, help="the registry's limit of concurrent filesystem calls"),
+    Parameter("credentials", object, ignored=True),
+    Parameter("maxretries", int, default=5, aliases=("max_retries",)),
+]
+
+
+def test_ignored_parameters_are_accepted_with_any_value_and_left_out(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("INFO", logger="registry_storage.parameters")
+    values = parse_parameters("fsx", IGNORING, {"maxthreads": "not a number", "credentials": {"type": "x"}})
+    assert values == {"rootdirectory": "/r", "maxretries": 5}
+    parse_parameters("fsx", IGNORING, {"maxthreads": 100})
+    logged = [record.getMessage() for record in caplog.records if "maxthreads" in record.getMessage()]
+    assert len(logged) == 1
+    assert "no effect" in logged[0]
+    assert all(record.levelname == "INFO" for record in caplog.records)
+
+
+def test_an_alias_sets_its_parameter_and_both_names_are_refused() -> None:
+    assert parse_parameters("az", IGNORING, {"max_retries": "3"})["maxretries"] == 3
+    with pytest.raises(InvalidParameterError) as caught:
+        parse_parameters("az", IGNORING, {"max_retries": "3", "maxretries": 2})
+    assert "another name" in caught.value.reason
+    with pytest.raises(InvalidParameterError) as unknown:
+        parse_parameters("az", IGNORING, {"max_retry": 1})
+    assert "max_retries" in (unknown.value.accepted or [])

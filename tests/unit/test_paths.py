@@ -14,6 +14,7 @@ from registry_storage.paths import (
     is_valid_path,
     is_within,
     join,
+    leading_directories,
     parent,
 )
 
@@ -131,3 +132,19 @@ def test_directory_prefix() -> None:
     assert directory_prefix(ROOT) == "/"
     assert directory_prefix("/a") == "/a/"
     assert not "/ab".startswith(directory_prefix("/a"))
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("a/b/c", ["a", "a/b"]),
+        ("a/b/", ["a", "a/b"]),
+        ("a", []),
+        ("", []),
+        ("a/with space/c", ["a"]),
+        ("a//b", ["a"]),
+        ("../a/b", []),
+    ],
+)
+def test_leading_directories_stop_at_the_first_invalid_component(name: str, expected: list[str]) -> None:
+    assert leading_directories(name) == expected
