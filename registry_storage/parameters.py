@@ -6,6 +6,7 @@ Operators pass parameters as a JSON object (argv[1] of a driver executable) or a
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -20,7 +21,8 @@ _FALSE = {"false", "0", "no", "off"}
 class Parameter:
     """One parameter a driver accepts.
 
-    ``kind`` is ``str``, ``int`` or ``bool``; ``minimum``/``maximum`` bound an ``int``; ``secret`` keeps the value
+    ``kind`` is ``str``, ``int``, ``bool`` or ``dict`` (a mapping, or a JSON object as text, as a ``--param`` flag
+    gives it); ``minimum``/``maximum`` bound an ``int``; ``secret`` keeps the value
     out of logs, reprs and process listings.
     """
 
@@ -59,9 +61,26 @@ class Parameter:
             ):
                 raise bad(f"{value} is outside the allowed range {self.minimum}..{self.maximum}")
             return value
+        if self.kind is dict:
+            return _mapping(value, bad)
         if not isinstance(value, str):
             raise bad(f"expected a string, got {type(value).__name__}")
         return value
+
+
+def _mapping(value: object, bad: Any) -> dict[str, Any]:
+    """``value`` as a dict with string keys: a mapping as it is, or text holding a JSON object (never echoed: a
+    mapping parameter may be secret)."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise bad("expected a mapping or a JSON object, got text that is not JSON") from None
+    if not isinstance(value, Mapping):
+        raise bad(f"expected a mapping or a JSON object, got {type(value).__name__}")
+    if not all(isinstance(key, str) for key in value):
+        raise bad("every key of the mapping must be a string")
+    return dict(value)
 
 
 def parse_parameters(driver: str, declared: list[Parameter], given: Mapping[str, object] | None) -> dict[str, Any]:

@@ -125,3 +125,19 @@ def test_redacted_hides_secrets_that_are_set() -> None:
 
 def test_redacted_leaves_unset_secrets_as_none() -> None:
     assert redacted(DECLARED, parse({}))["secretkey"] is None
+
+
+MAPPING = Parameter("credentials", dict, secret=True)
+
+
+def test_a_mapping_parameter_takes_a_mapping_or_json_object_text() -> None:
+    assert MAPPING.parse({"type": "service_account"}, "gcs", ["credentials"]) == {"type": "service_account"}
+    assert MAPPING.parse('{"type": "service_account"}', "gcs", ["credentials"]) == {"type": "service_account"}
+
+
+@pytest.mark.parametrize("value", ["[1, 2]", "not json", 5, [("a", 1)], {1: "x"}])
+def test_a_mapping_parameter_refuses_anything_else_without_echoing_it(value: object) -> None:
+    with pytest.raises(InvalidParameterError) as caught:
+        MAPPING.parse(value, "gcs", ["credentials"])
+    assert caught.value.parameter == "credentials"
+    assert "not json" not in str(caught.value)
