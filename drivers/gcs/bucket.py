@@ -15,7 +15,7 @@ from collections.abc import Generator, Iterator
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 from urllib.parse import quote
 
 import google.auth
@@ -87,39 +87,55 @@ def _info(blob: storage.Blob) -> ObjectInfo:
     )
 
 
-def _credentials(settings: GCSSettings) -> tuple[Credentials, str]:
-    """The credentials and project of ``settings``: the key given, anonymous with an emulator, else the default."""
-    if settings.credentials is not None:
-        name = "keyfile" if settings.keyfile else "credentials"
-        try:
-            key = service_account.Credentials.from_service_account_info(settings.credentials, scopes=[SCOPE])
-        except (ValueError, TypeError) as error:
-            raise InvalidParameterError(
-                name, f"not a usable service-account key ({type(error).__name__})", driver=DRIVER_NAME
-            ) from None
-        return key, str(settings.credentials.get("project_id") or _PROJECT)
-    if settings.endpoint:
-        return AnonymousCredentials(), _PROJECT  # type: ignore[no-untyped-call]
+def _signer(settings: GCSSettings) -> service_account.Credentials | None:
+    """The service-account credentials of the key given (``keyfile`` or ``credentials``), None without one."""
+    if settings.credentials is None:
+        return None
     try:
-        found, project = google.auth.default(scopes=[SCOPE])  # type: ignore[no-untyped-call]
+        key: service_account.Credentials = service_account.Credentials.from_service_account_info(  # type: ignore[no-untyped-call]
+            settings.credentials, scopes=[SCOPE]
+        )
+    except (ValueError, TypeError) as error:
+        name = "keyfile" if settings.keyfile else "credentials"
+        raise InvalidParameterError(
+            name, f"not a usable service-account key ({type(error).__name__})", driver=DRIVER_NAME
+        ) from None
+    return key
+
+
+def _credentials(settings: GCSSettings, signer: Credentials | None) -> tuple[Credentials, str]:
+    """The credentials requests carry and the project: none with an emulator, else the key given, else Google's
+    application-default credentials."""
+    project = str((settings.credentials or {}).get("project_id") or _PROJECT)
+    if settings.endpoint:
+        return AnonymousCredentials(), project  # type: ignore[no-untyped-call]
+    if signer is not None:
+        return signer, project
+    try:
+        found, default_project = google.auth.default(scopes=[SCOPE])
     except google.auth.exceptions.DefaultCredentialsError as error:
         raise StorageDriverError(
             f"no credentials: give keyfile or credentials, or set up application-default credentials ({error})",
             driver=DRIVER_NAME,
         ) from error
-    return found, str(project or _PROJECT)
+    return found, str(default_project or project)
 
 
 class Bucket:
     """The objects of one bucket, through one thread-safe SDK client. Build it with :meth:`connect`."""
 
-    def __init__(self, settings: GCSSettings, client: storage.Client, retry_timeout: float) -> None:
+    def __init__(
+        self,
+        settings: GCSSettings,
+        client: storage.Client,
+        retry_timeout: float,
+        signer: service_account.Credentials | None = None,
+    ) -> None:
         self._settings = settings
         self._client = client
         self._bucket = client.bucket(settings.bucket)
         self._retry: Retry = DEFAULT_RETRY.with_timeout(retry_timeout)
-        self.credentials: Credentials = client._credentials
-        """The credentials in use: ``url_for`` signs with them when they hold a private key."""
+        self._signer = signer
 
     @classmethod
     def connect(cls, settings: GCSSettings, *, retry_timeout: float = DEFAULT_RETRY_TIMEOUT) -> Bucket:
@@ -128,8 +144,11 @@ class Bucket:
         Raises InvalidParameterError for an unusable key, StorageDriverError when the bucket is missing, the
         credentials are refused or the service cannot be reached.
         """
-        credentials, project = _credentials(settings)
-        session = AuthorizedSession(credentials)
+        signer = _signer(settings)
+        credentials, project = _credentials(settings, signer)
+        if signer is None and isinstance(credentials, service_account.Credentials):
+            signer = credentials  # application-default credentials from a key file sign as well
+        session = AuthorizedSession(credentials)  # type: ignore[no-untyped-call]
         adapter = HTTPAdapter(pool_connections=4, pool_maxsize=settings.maxconcurrency + 8)
         session.mount("http://", adapter)
         session.mount("https://", adapter)
@@ -138,10 +157,10 @@ class Bucket:
             project=project,
             credentials=credentials,
             _http=session,
-            client_info=ClientInfo(user_agent=settings.useragent),
+            client_info=ClientInfo(user_agent=settings.useragent),  # type: ignore[no-untyped-call]
             client_options=options,
         )
-        bucket = cls(settings, client, retry_timeout)
+        bucket = cls(settings, client, retry_timeout, signer)
         try:
             with bucket._translated("open bucket", "/"):
                 list(client.list_blobs(settings.bucket, max_results=1, retry=bucket._retry))
@@ -199,7 +218,7 @@ class Bucket:
         if start or end is not None:
             headers["Range"] = f"bytes={start}-{'' if end is None else end - 1}"
         with self._translated("read", path):
-            response = self._client._http.get(url, headers=headers, stream=True)
+            response: requests.Response = self._client._http.get(url, headers=headers, stream=True)
             if response.status_code in (200, 206):
                 return response
             response.close()
@@ -247,7 +266,7 @@ class Bucket:
             writer: BlobWriter = blob.open(
                 "wb", chunk_size=self._settings.chunksize, ignore_flush=True, retry=self._retry, checksum=None
             )
-        return writer  # type: ignore[return-value]
+        return cast("BinaryIO", writer)
 
     @contextlib.contextmanager
     def translated(self, action: str, path: str) -> Generator[None, None, None]:
@@ -292,12 +311,12 @@ class Bucket:
 
     def signed_url(self, name: str, expiry: timedelta, method: str) -> str | None:
         """A V4 signed URL for ``method`` on the object ``name``, valid for ``expiry``; None when the credentials
-        hold no private key to sign with."""
-        if not isinstance(self.credentials, service_account.Credentials):
+        hold no private key to sign with (only a key given as ``keyfile`` or ``credentials`` signs)."""
+        if self._signer is None:
             return None
         return str(
             self._bucket.blob(name).generate_signed_url(
-                version="v4", expiration=expiry, method=method, credentials=self.credentials
+                version="v4", expiration=expiry, method=method, credentials=self._signer
             )
         )
 

@@ -306,7 +306,9 @@ class FakeGCSServer:
             with urllib.request.urlopen(request, timeout=30) as response:
                 response.read()
         except urllib.error.HTTPError as error:
-            raise ServerError(f"fake-gcs-server refused to create bucket {name!r}: {error.code} {error.reason}") from None
+            raise ServerError(
+                f"fake-gcs-server refused to create bucket {name!r}: {error.code} {error.reason}"
+            ) from None
 
     def parameters(self, bucket: str, **extra: Any) -> dict[str, Any]:
         """GCS driver parameters for ``bucket`` on this server, plus ``extra``."""
