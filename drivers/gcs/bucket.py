@@ -214,7 +214,7 @@ class Bucket:
         url += f"{quote(name, safe='')}?alt=media"
         if generation:
             url += f"&generation={generation}"
-        headers = {"Accept-Encoding": "identity"}
+        headers = {"Accept-Encoding": "identity", "User-Agent": str(self._client._connection.user_agent)}
         if start or end is not None:
             headers["Range"] = f"bytes={start}-{'' if end is None else end - 1}"
         with self._translated("read", path):

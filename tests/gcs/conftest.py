@@ -109,3 +109,9 @@ def service_account_key() -> dict[str, str]:
         "client_id": "1234567890",
         "token_uri": "https://oauth2.googleapis.com/token",
     }
+
+
+@pytest.fixture
+def recorder() -> Any:
+    """:func:`record_requests`, for test modules (they cannot import this conftest)."""
+    return record_requests

@@ -57,9 +57,7 @@ def test_bad_parameters_are_refused_naming_the_parameter_and_listing_the_accepte
         GCSSettings.from_parameters(given, NO_EMULATOR)
     assert caught.value.parameter == parameter
     assert caught.value.accepted is not None
-    assert {"bucket", "chunksize", "credentials", "endpoint", "keyfile", "maxconcurrency"} <= set(
-        caught.value.accepted
-    )
+    assert {"bucket", "chunksize", "credentials", "endpoint", "keyfile", "maxconcurrency"} <= set(caught.value.accepted)
 
 
 def test_keyfile_and_credentials_give_the_same_key_and_exclude_each_other(
