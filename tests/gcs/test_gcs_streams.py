@@ -15,13 +15,13 @@ from registry_storage.drivers.gcs.writer import TEMPORARY_MARKER
 CHUNK = 256 * 1024
 
 
-class ReaderBroke(Exception):
+class ReaderBrokeError(Exception):
     """Raised by a test reader part way through."""
 
 
 def failing_after(pieces: list[bytes]) -> Iterator[bytes]:
     yield from pieces
-    raise ReaderBroke("the client went away")
+    raise ReaderBrokeError("the client went away")
 
 
 def object_names(gcs_bucket: Any) -> list[str]:
@@ -108,7 +108,7 @@ def test_an_interrupted_append_keeps_base_plus_what_was_read_and_no_temporary(
     base = os.urandom(CHUNK + 7)
     gcs_driver.put_content("/resumable", base)
     sent = [os.urandom(100_000) for _ in range(pieces)]
-    with pytest.raises(ReaderBroke):
+    with pytest.raises(ReaderBrokeError):
         gcs_driver.write_stream("/resumable", len(base), failing_after(sent))
     expected = base + b"".join(sent)
     assert gcs_driver.stat("/resumable").size == len(expected)
@@ -121,7 +121,7 @@ def test_an_interrupted_append_keeps_base_plus_what_was_read_and_no_temporary(
 
 def test_an_interrupted_first_write_keeps_what_was_read(gcs_driver: StorageDriver) -> None:
     sent = [os.urandom(100_000) for _ in range(4)]
-    with pytest.raises(ReaderBroke):
+    with pytest.raises(ReaderBrokeError):
         gcs_driver.write_stream("/first", 0, failing_after(sent))
     assert gcs_driver.get_content("/first") == b"".join(sent)
 
@@ -131,7 +131,7 @@ def test_an_interrupted_write_over_the_protocol_leaves_no_temporary(
 ) -> None:
     with registry_storage.create("gcs", gcs_parameters, out_of_process=True) as driver:
         driver.put_content("/remote", b"base")
-        with pytest.raises(ReaderBroke):
+        with pytest.raises(ReaderBrokeError):
             driver.write_stream("/remote", 4, failing_after([b"-more" * 1000]))
         content = driver.get_content("/remote")
         assert content.startswith(b"base")
