@@ -330,7 +330,8 @@ def find_fake_gcs_server() -> str | None:
 
 @contextlib.contextmanager
 def fake_gcs_server() -> Iterator[FakeGCSServer]:
-    """Run a fresh in-memory fake-gcs-server on 127.0.0.1 over plain HTTP."""
+    """Run a fresh in-memory fake-gcs-server on 127.0.0.1 over plain HTTP; it answers path-style object URLs
+    (``/<bucket>/<object>``, as signed URLs have them) on its own address. It does not check signatures."""
     executable = find_fake_gcs_server()
     if executable is None:
         raise ServerError(
@@ -338,7 +339,11 @@ def fake_gcs_server() -> Iterator[FakeGCSServer]:
         )
 
     def command(port: int) -> list[str]:
-        return [executable, "-scheme", "http", "-host", "127.0.0.1", "-port", str(port), "-backend", "memory"]
+        return [
+            executable,
+            *("-scheme", "http", "-host", "127.0.0.1", "-port", str(port), "-backend", "memory"),
+            *("-public-host", f"127.0.0.1:{port}"),  # serves path-style URLs (signed URLs) on its own address
+        ]
 
     with _serving("fake-gcs-server", command, lambda port: f"http://127.0.0.1:{port}/storage/v1/b") as (process, port):
         yield FakeGCSServer(f"http://127.0.0.1:{port}", port, process.pid)

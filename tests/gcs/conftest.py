@@ -84,7 +84,9 @@ def gcs_bucket(fake_gcs: FakeGCSServer, bucket_name: str) -> Any:
     from google.cloud import storage
 
     client = storage.Client(
-        project="test", credentials=AnonymousCredentials(), client_options={"api_endpoint": fake_gcs.endpoint}
+        project="test",
+        credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
+        client_options={"api_endpoint": fake_gcs.endpoint},
     )
     yield client.bucket(bucket_name)
     client.close()
