@@ -9,14 +9,15 @@ A write at ``offset`` over an object of ``size`` bytes makes ``old[:min(offset, 
 - **rewrite** (``offset < size``, no old object, or an object near the service's limit of 1,024 components): the
   kept prefix is read back with one ranged GET of that generation and sent again, followed by the zeros and the data,
   in one resumable upload to the object itself;
-- a write whose bytes fit in one chunk is one upload request instead of a resumable session.
+- a write of at most :data:`SINGLE_UPLOAD_LIMIT` bytes is one upload request instead of a resumable session.
 
 The object changes only when the upload is finalized, so readers see the old or the new content. When the write is
 interrupted after the base is sent (the reader raises, the call is cancelled, a request fails), the upload is
 finalized with the bytes sent so far and, when appending, composed: the content is the base plus the first k bytes
 read, and ``stat`` tells k. If the base itself cannot be stored, the old object stays as it was.
 
-Memory: one chunk (``chunksize``) buffered plus the piece being written, whatever the size of the write.
+Memory: the SDK's resumable upload buffers one chunk (``chunksize``) and copies it out to send it, so a write holds
+about two chunks plus the piece being written, whatever its size.
 """
 
 from __future__ import annotations
@@ -40,6 +41,10 @@ COMPONENT_LIMIT = 1000
 """Appends compose while the object has fewer components than this (the service allows 1,024); past it, the next
 write sends the whole content again as one non-composite object."""
 
+SINGLE_UPLOAD_LIMIT = 1 << 20
+"""Writes up to this many bytes are held and sent in one request; larger ones start a resumable upload (holding less
+keeps a third chunk-sized copy out of memory when the session starts)."""
+
 TEMPORARY_MARKER = "~upload-"
 """Between an object's name and a random token in the name of a temporary object; ``~`` is never in a path."""
 
@@ -50,7 +55,8 @@ def temporary_name(name: str) -> str:
 
 
 class _Upload:
-    """The bytes of one new object: held until more than a chunk has come, then sent by a resumable upload."""
+    """The bytes of one new object: held until more than :data:`SINGLE_UPLOAD_LIMIT` have come, then sent by a
+    resumable upload in chunks of ``chunk_size``."""
 
     def __init__(self, bucket: Bucket, name: str, path: str, chunk_size: int) -> None:
         self._bucket = bucket
@@ -67,10 +73,13 @@ class _Upload:
         self.size += len(data)
         if self._writer is None:
             self._held += data
-            if len(self._held) <= self._chunk_size:
+            if len(self._held) <= min(SINGLE_UPLOAD_LIMIT, self._chunk_size):
                 return
             self._writer = self._bucket.open_writer(self._name, self._path)
-            data, self._held = bytes(self._held), bytearray()
+            held, self._held = self._held, bytearray()
+            with self._bucket.translated("write", self._path):
+                self._writer.write(held)
+            return
         with self._bucket.translated("write", self._path):
             self._writer.write(data)
 
