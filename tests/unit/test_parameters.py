@@ -169,3 +169,19 @@ def test_an_alias_sets_its_parameter_and_both_names_are_refused() -> None:
     with pytest.raises(InvalidParameterError) as unknown:
         parse_parameters("az", IGNORING, {"max_retry": 1})
     assert "max_retries" in (unknown.value.accepted or [])
+
+
+MAPPING = Parameter("credentials", dict, secret=True)
+
+
+def test_a_mapping_parameter_takes_a_mapping_or_json_object_text() -> None:
+    assert MAPPING.parse({"type": "service_account"}, "gcs", ["credentials"]) == {"type": "service_account"}
+    assert MAPPING.parse('{"type": "service_account"}', "gcs", ["credentials"]) == {"type": "service_account"}
+
+
+@pytest.mark.parametrize("value", ["[1, 2]", "not json", 5, [("a", 1)], {1: "x"}])
+def test_a_mapping_parameter_refuses_anything_else_without_echoing_it(value: object) -> None:
+    with pytest.raises(InvalidParameterError) as caught:
+        MAPPING.parse(value, "gcs", ["credentials"])
+    assert caught.value.parameter == "credentials"
+    assert "not json" not in str(caught.value)

@@ -9,11 +9,17 @@ import pytest
 
 from registry_storage.drivers.azure import PARAMETERS as AZURE_PARAMETERS
 from registry_storage.drivers.filesystem import FilesystemDriver
+from registry_storage.drivers.gcs.parameters import PARAMETERS as GCS_PARAMETERS
 from registry_storage.drivers.s3 import PARAMETERS as S3_PARAMETERS
 from registry_storage.parameters import Parameter, accepted_names
 
 README = Path(__file__).resolve().parents[2] / "README.md"
-DECLARED = {"filesystem": FilesystemDriver.PARAMETERS, "s3": S3_PARAMETERS, "azure": AZURE_PARAMETERS}
+DECLARED = {
+    "filesystem": FilesystemDriver.PARAMETERS,
+    "s3": S3_PARAMETERS,
+    "azure": AZURE_PARAMETERS,
+    "gcs": GCS_PARAMETERS,
+}
 
 
 def _table(driver: str) -> dict[str, str]:

@@ -1,9 +1,10 @@
-"""From a flat listing of keys to the entries of ``walk``, in depth-first order, without listing per directory.
+"""From a flat listing of object keys to the entries of ``walk``, in depth-first order, without listing per directory.
 
-S3 lists keys in byte order, where ``a-b/x`` and ``a.b/x`` come before ``a/x`` (``-`` and ``.`` sort below ``/``).
-``walk`` wants depth-first order with sorted siblings, which is byte order with ``/`` sorting below every other
-character. :func:`depth_first` turns one into the other as the keys stream by, holding back only the keys that an
-earlier sibling's subtree may still precede, and synthesises one directory entry before the first key below it.
+Object stores (S3, GCS) list keys in byte order, where ``a-b/x`` and ``a.b/x`` come before ``a/x`` (``-`` and ``.``
+sort below ``/``). ``walk`` wants depth-first order with sorted siblings, which is byte order with ``/`` sorting
+below every other character. :func:`depth_first` turns one into the other as the keys stream by, holding back only
+the keys that an earlier sibling's subtree may still precede, and synthesises one directory entry before the first
+key below it.
 
 Every key below a directory makes it exist, so what ``list`` shows (S3's common prefixes) ``stat`` and ``walk``
 find too: a folder placeholder (a key ending in ``/``, as the AWS console's "Create folder" writes) is a directory
@@ -32,6 +33,14 @@ def is_entry_key(relative: str) -> bool:
     """True when a key relative to the walked directory names a file: not a placeholder (ending in ``/``) and made
     of valid path components. Keys other tools wrote with other names are not part of the tree."""
     return bool(relative) and not relative.endswith("/") and is_valid_path("/" + relative)
+
+
+def is_tree_key(relative: str) -> bool:
+    """True when a key relative to a listed directory is part of the tree as it is: a file or a folder placeholder
+    (ending in ``/``) whose components are valid path components. ``""`` (the directory's own placeholder) and keys
+    with other names are not."""
+    stripped = relative[:-1] if relative.endswith("/") else relative
+    return bool(stripped) and is_valid_path("/" + stripped)
 
 
 def _bound(relative: str) -> str:
