@@ -17,6 +17,7 @@ import copy
 import itertools
 import logging
 import os
+import select
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -70,6 +71,10 @@ class PendingCall:
         self._wake()
 
 
+class _NotSentError(Exception):
+    """A frame's deadline passed before it could be written whole."""
+
+
 def _request(method: str, params: Mapping[str, Any], request_id: int) -> dict[str, Any]:
     """The request object; jsonrpcclient leaves out empty params, which the protocol always sends as an object."""
     if not params:
@@ -114,6 +119,8 @@ class Connection:
         self._ids_lock = threading.Lock()
         self._write_lock = threading.Lock()
         self._writer_closed = False
+        self._close_requested = False
+        os.set_blocking(self._writer_fd, False)  # every send waits for the pipe with its call's deadline
         self._pending: dict[int, PendingCall] = {}
         self._pending_lock = threading.Lock()
         self._cancels: list[int] = []
@@ -138,16 +145,24 @@ class Connection:
         return self._failure
 
     def close_writer(self, timeout: float) -> bool:
-        """Close the driver's stdin, waiting up to ``timeout`` seconds for a write in progress; True when closed."""
+        """Close the driver's stdin, waiting up to ``timeout`` seconds for a write in progress; True when closed.
+
+        When the write does not end in time, the writer closes stdin as soon as it does and False is returned.
+        """
+        self._close_requested = True
         if not self._write_lock.acquire(timeout=timeout):
             return False
         try:
-            if not self._writer_closed:
-                self._writer_closed = True
-                self._writer.close()
+            self._close_stdin()
         finally:
             self._write_lock.release()
         return True
+
+    def _close_stdin(self) -> None:
+        """Close stdin; the write lock is held."""
+        if not self._writer_closed:
+            self._writer_closed = True
+            self._writer.close()
 
     def join(self, timeout: float) -> bool:
         """Wait up to ``timeout`` seconds for the reader thread to see the end of stdout; True when it has."""
@@ -183,7 +198,10 @@ class Connection:
             self._release_slot()
             raise _fresh(failure)
         try:
-            self._write(encode_frame(message, attachment))
+            self._write(encode_frame(message, attachment), pending.deadline)
+        except _NotSentError:
+            self._forget(pending)
+            raise DeadlineExceededError(method, pending.timeout, driver=self.driver) from None
         except BaseException:
             self._forget(pending)
             raise
@@ -224,8 +242,15 @@ class Connection:
         return self.result(self.submit(method, params, attachment, timeout))
 
     def notify(self, method: str, params: Mapping[str, Any]) -> None:
-        """Send a notification (no answer); raises the channel's failure when the driver is gone."""
-        self._write(encode_frame(orjson.dumps(notification(method, dict(params)))))
+        """Send a notification (no answer) within the default deadline.
+
+        Raises the channel's failure when the driver is gone and DeadlineExceededError when the driver does not read
+        it in time.
+        """
+        try:
+            self._write(encode_frame(orjson.dumps(notification(method, dict(params)))), time.monotonic() + self.timeout)
+        except _NotSentError:
+            raise DeadlineExceededError(method, self.timeout, driver=self.driver) from None
 
     def abandon(self, pending: PendingCall) -> None:
         """Stop caring about ``pending``: its answer, if it ever comes, is dropped."""
@@ -250,31 +275,71 @@ class Connection:
                 f"{method} attachment of {size} bytes is over the driver's max_attachment_bytes", driver=self.driver
             )
 
-    def _write(self, pieces: list[bytes | memoryview]) -> None:
-        with self._write_lock:
-            if self._cancels:
-                pieces = [self._take_cancels(), *pieces]
+    def _write(self, pieces: list[bytes | memoryview], deadline: float) -> None:
+        """Write one frame (after any queued cancels) by ``deadline``.
+
+        Raises _NotSentError when the deadline passes before any byte went out (the channel stays usable). When it
+        passes with part of the frame written, the channel is failed: the driver could never find the next frame.
+        """
+        if not self._write_lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
+            raise _NotSentError
+        try:
             if self._writer_closed:
                 failure = self._failure
                 raise _fresh(failure) if failure else ProtocolError("the driver's stdin is closed", driver=self.driver)
             try:
-                self._write_all(pieces)
+                self._send_cancels()
+                self._write_all(pieces, deadline)
             except OSError as error:
                 raise self._gone(f"cannot write to the driver: {error.strerror or error}") from error
+        finally:
+            if self._close_requested:
+                self._close_stdin()
+            self._write_lock.release()
         if self._cancels:
             self._flush_cancels()
 
-    def _write_all(self, pieces: list[bytes | memoryview]) -> None:
-        remaining = sum(len(piece) for piece in pieces)
-        while True:
-            written = os.writev(self._writer_fd, pieces)
+    def _write_all(self, pieces: list[bytes | memoryview], deadline: float) -> None:
+        """Write every piece by ``deadline``, waiting for room in the pipe; the write lock is held."""
+        total = remaining = sum(len(piece) for piece in pieces)
+        while remaining:
+            try:
+                written = os.writev(self._writer_fd, pieces)
+            except BlockingIOError:
+                left = deadline - time.monotonic()
+                if left > 0 and self._wait_writable(left):
+                    continue
+                if remaining == total:
+                    raise _NotSentError from None
+                self._fail_channel(
+                    ProtocolError(
+                        "the driver stopped reading: a request was cut off mid-frame at its deadline",
+                        driver=self.driver,
+                    )
+                )
+                raise _NotSentError from None
             remaining -= written
-            if not remaining:
-                return
-            while written >= len(pieces[0]):  # a signal cut the write short: drop what went out
+            while pieces and written >= len(pieces[0]):  # a short write: drop what went out
                 written -= len(pieces[0])
                 pieces = pieces[1:]
-            pieces = [memoryview(pieces[0])[written:], *pieces[1:]]
+            if written:
+                pieces = [memoryview(pieces[0])[written:], *pieces[1:]]
+
+    def _wait_writable(self, timeout: float) -> bool:
+        poller = select.poll()
+        poller.register(self._writer_fd, select.POLLOUT)
+        return bool(poller.poll(max(1, int(timeout * 1000))))
+
+    def _fail_channel(self, failure: StorageDriverError) -> None:
+        """End the channel with ``failure``: every pending and later call raises it; stdin is closed (lock held)."""
+        with self._pending_lock:
+            if self._failure is None:
+                self._failure = failure
+            pending, self._pending = list(self._pending.values()), {}
+        for call in pending:
+            self._release_slot()
+            call._fail(_fresh(failure))
+        self._close_stdin()
 
     def _gone(self, reason: str) -> StorageDriverError:
         """The error to raise when the channel cannot be written: the failure once the reader has explained it."""
@@ -287,23 +352,32 @@ class Connection:
             self._cancels.append(request_id)
         self._flush_cancels()
 
-    def _take_cancels(self) -> bytes:
-        with self._pending_lock:
-            ids, self._cancels = self._cancels, []
-        frames = (encode_frame(orjson.dumps(notification("$/cancel", {"id": request_id}))) for request_id in ids)
-        return b"".join(piece for frame in frames for piece in frame)
-
     def _flush_cancels(self) -> None:
-        """Send queued ``$/cancel`` notifications now if no write is in progress (else the next writer sends them)."""
+        """Send queued ``$/cancel`` notifications now if no write is in progress and the pipe has room (else the next
+        writer sends them). Each is smaller than PIPE_BUF, so it goes out whole or not at all."""
         if not self._write_lock.acquire(blocking=False):
             return
         try:
-            if self._cancels and not self._writer_closed:
-                self._write_all([self._take_cancels()])
+            self._send_cancels()
         except OSError:
             pass  # the reader reports the driver's exit
         finally:
+            if self._close_requested:
+                self._close_stdin()
             self._write_lock.release()
+
+    def _send_cancels(self) -> None:
+        """Write the queued ``$/cancel`` notifications the pipe has room for (the write lock is held)."""
+        while self._cancels and not self._writer_closed:
+            with self._pending_lock:
+                request_id = self._cancels[0]
+            frame = b"".join(encode_frame(orjson.dumps(notification("$/cancel", {"id": request_id}))))
+            try:
+                os.write(self._writer_fd, frame)  # under PIPE_BUF: all of it or nothing
+            except BlockingIOError:
+                return  # a full pipe: a later write sends them
+            with self._pending_lock:
+                self._cancels.pop(0)
 
     # -- reading -------------------------------------------------------------------------------------------------
 
@@ -384,7 +458,9 @@ class Connection:
         except Exception as error:  # the explanation failed; still fail every call
             failure = StorageDriverError(f"the driver's channel ended ({error})", driver=self.driver)
         with self._pending_lock:
-            self._failure = failure
+            if self._failure is None:  # a channel already failed keeps its first explanation
+                self._failure = failure
+            failure = self._failure
             pending, self._pending = list(self._pending.values()), {}
         for call in pending:
             self._release_slot()

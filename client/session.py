@@ -50,6 +50,8 @@ class Session:
         except BaseException as error:
             cls._stop(process, connection, options, shutdown=isinstance(error, IncompatibleVersionError))
             raise
+        finally:
+            process.release_parameters()
         connection.driver = info.name
         process.driver = info.name
         connection.peer_limits = info.limits

@@ -265,8 +265,8 @@ def write_chunks(
     Chunks are split to at most ``chunk_bytes`` (and the driver's ``max_chunk_bytes``); at most ``stream_window``
     ``stream.write`` requests are unanswered at once. If anything fails midway (the source raises, the driver
     answers an error, a deadline passes), the stream is cancelled with ``stream.cancel`` and the error propagates
-    unchanged. The cancel's answer is awaited (up to ``cancel_timeout``), so the driver has kept the base plus a
-    prefix when this returns, except after a deadline: a driver that stopped answering may still be writing then.
+    unchanged. The cancel's answer is awaited (up to ``cancel_timeout``, also after a deadline), so the driver has
+    kept the base plus a prefix when this returns and a caller resuming at once sees the final size.
     """
     result, _ = connection.call("write_stream.open", {"path": path, "offset": offset})
     stream = _stream_id(result, connection.driver)
@@ -291,8 +291,11 @@ def write_chunks(
     except BaseException as error:
         while in_flight:
             connection.abandon(in_flight.popleft())
-        if not closing and not isinstance(error, DriverExitedError):
-            _cancel(connection, stream, cancel_timeout, wait=not isinstance(error, DeadlineExceededError))
+        # a close that passed its deadline may still be writing: cancel it too, and await the cancel even after a
+        # deadline, so the driver has settled when the caller sees the error
+        unsettled = not closing or isinstance(error, DeadlineExceededError)
+        if unsettled and not isinstance(error, DriverExitedError):
+            _cancel(connection, stream, cancel_timeout)
         raise
     written = result.get("written") if isinstance(result, dict) else None
     if not isinstance(written, int) or isinstance(written, bool):
