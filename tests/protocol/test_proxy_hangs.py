@@ -141,7 +141,8 @@ def test_the_child_keeps_no_descriptor_of_the_parameters_pipe(tmp_path: Path) ->
     with launch(executable, "filesystem", parameters, secret_parameters=["rootdirectory"]) as proxy:
         proxy.ping()
         popen = proxy.session.process._popen
-        channel = {f"pipe:[{os.fstat(pipe.fileno()).st_ino}]" for pipe in (popen.stdin, popen.stdout, popen.stderr)}
+        pipes = [pipe for pipe in (popen.stdin, popen.stdout, popen.stderr) if pipe is not None]
+        channel = {f"pipe:[{os.fstat(pipe.fileno()).st_ino}]" for pipe in pipes}
         targets = [os.readlink(f"/proc/{proxy.pid}/fd/{fd}") for fd in os.listdir(f"/proc/{proxy.pid}/fd")]
         # a pipe the child made itself shows both its ends; one it inherited besides the channel shows one
         inherited = [t for t in targets if t.startswith("pipe:") and t not in channel and targets.count(t) == 1]
