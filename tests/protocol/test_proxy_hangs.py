@@ -126,12 +126,12 @@ def test_a_write_stream_past_its_deadline_is_settled_before_the_error_reaches_th
         assert proxy.get_content("/gated/file") == b"".join(chunks)[:size_at_once]
 
 
-def launch_gated(**options: float) -> ProxyDriver:
+def launch_gated(*, timeout: float, stop_timeout: float) -> ProxyDriver:
     """The gated driver (tests/protocol/gated_driver.py) through a tiny executable script."""
     script = Path(os.environ.get("TMPDIR", "/tmp")) / f"registry-storage-gated-{os.getpid()}"
     script.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{GATED_DRIVER}" "$@"\n', encoding="utf-8")
     script.chmod(0o755)
-    return launch(str(script), "gated", {}, **options)
+    return launch(str(script), "gated", {}, timeout=timeout, stop_timeout=stop_timeout)
 
 
 def test_the_child_keeps_no_descriptor_of_the_parameters_pipe(tmp_path: Path) -> None:
