@@ -14,31 +14,27 @@ with the error the ``on_exit`` callback builds (DriverExitedError with the exit 
 from __future__ import annotations
 
 import copy
-import itertools
 import logging
 import os
 import select
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from typing import IO, Any, Union
+from typing import IO, Any, TypeVar
 
-import orjson
-from jsonrpcclient import Error, Ok, notification, parse
-from jsonrpcclient.requests import request_pure
+from jsonrpcclient import Error
 
 from registry_storage.errors import DeadlineExceededError, ProtocolError, StorageDriverError
-from registry_storage.wire.errors import error_from_wire
-from registry_storage.wire.frames import Frame, FrameDecoder, FrameError, encode_frame
 from registry_storage.wire.handshake import Limits
 
-Response = Union[Ok, Error]
-Attachment = Union[bytes, bytearray, memoryview]
+from .calls import Drop, Emit, Instruction, Program, Pull, Receive, Send
+from .core import Attachment, ClientCore, Response
+
+T = TypeVar("T")
 
 READ_BYTES = 64 << 10
 """Bytes the reader asks for when it is not reading an attachment straight into its buffer."""
 
-_NO_IDS: Iterator[Any] = iter(())  # ids are always passed explicitly; jsonrpcclient's generators are not thread-safe
 _logger = logging.getLogger("registry_storage.client")
 
 
@@ -75,14 +71,6 @@ class _NotSentError(Exception):
     """A frame's deadline passed before it could be written whole."""
 
 
-def _request(method: str, params: Mapping[str, Any], request_id: int) -> dict[str, Any]:
-    """The request object; jsonrpcclient leaves out empty params, which the protocol always sends as an object."""
-    if not params:
-        return {"jsonrpc": "2.0", "method": method, "params": {}, "id": request_id}
-    message: dict[str, Any] = request_pure(_NO_IDS, method, dict(params), request_id)
-    return message
-
-
 def _fresh(error: StorageDriverError) -> StorageDriverError:
     """A new instance of ``error`` (same type and fields), so threads never share one traceback."""
     return copy.copy(error)
@@ -106,25 +94,20 @@ class Connection:
         timeout: float,
         limits: Limits | None = None,
     ) -> None:
-        self.driver = driver
+        self.core: ClientCore[PendingCall] = ClientCore(driver, limits)
+        """The protocol state (ids, pending calls, limits, error mapping); guarded by the locks below."""
         self.timeout = timeout
-        self.limits = limits or Limits()
-        self.peer_limits = Limits()
-        """The driver's receive limits; the defaults until the handshake tells them."""
         self._reader = reader
         self._writer = writer
         self._writer_fd = writer.fileno()
         self._on_exit = on_exit
-        self._ids = itertools.count(1)
         self._ids_lock = threading.Lock()
         self._write_lock = threading.Lock()
         self._writer_closed = False
         self._close_requested = False
         os.set_blocking(self._writer_fd, False)  # every send waits for the pipe with its call's deadline
-        self._pending: dict[int, PendingCall] = {}
         self._pending_lock = threading.Lock()
         self._cancels: list[int] = []
-        self._failure: StorageDriverError | None = None
         self._finished = threading.Event()
         self._slots: threading.Semaphore | None = None
         self._thread = threading.Thread(target=self._read_loop, name=f"registry-storage-{driver}-reader", daemon=True)
@@ -142,7 +125,30 @@ class Connection:
     @property
     def failure(self) -> StorageDriverError | None:
         """Why the channel ended (DriverExitedError), or None while the driver's stdout is open."""
-        return self._failure
+        return self.core.failure
+
+    @property
+    def driver(self) -> str:
+        """The driver's name, in errors."""
+        return self.core.driver
+
+    @driver.setter
+    def driver(self, name: str) -> None:
+        self.core.driver = name
+
+    @property
+    def limits(self) -> Limits:
+        """This side's receive limits."""
+        return self.core.limits
+
+    @property
+    def peer_limits(self) -> Limits:
+        """The driver's receive limits; the defaults until the handshake tells them."""
+        return self.core.peer_limits
+
+    @peer_limits.setter
+    def peer_limits(self, limits: Limits) -> None:
+        self.core.peer_limits = limits
 
     def close_writer(self, timeout: float) -> bool:
         """Close the driver's stdin, waiting up to ``timeout`` seconds for a write in progress; True when closed.
@@ -184,21 +190,19 @@ class Connection:
         driver's limits.
         """
         with self._ids_lock:
-            request_id = next(self._ids)
-        message = orjson.dumps(_request(method, params, request_id))
-        self._check_limits(method, message, attachment)
+            request_id, _, pieces = self.core.request(method, params, attachment)
         pending = PendingCall(request_id, method, self.timeout if timeout is None else timeout)
         if self._slots is not None and not self._slots.acquire(timeout=pending.timeout):
             raise DeadlineExceededError(method, pending.timeout, driver=self.driver)
         with self._pending_lock:
-            failure = self._failure
+            failure = self.core.failure
             if failure is None:
-                self._pending[request_id] = pending
+                self.core.register(request_id, pending)
         if failure is not None:
             self._release_slot()
             raise _fresh(failure)
         try:
-            self._write(encode_frame(message, attachment), pending.deadline)
+            self._write(pieces, pending.deadline)
         except _NotSentError:
             self._forget(pending)
             raise DeadlineExceededError(method, pending.timeout, driver=self.driver) from None
@@ -248,7 +252,7 @@ class Connection:
         it in time.
         """
         try:
-            self._write(encode_frame(orjson.dumps(notification(method, dict(params)))), time.monotonic() + self.timeout)
+            self._write([self.core.notification(method, params)], time.monotonic() + self.timeout)
         except _NotSentError:
             raise DeadlineExceededError(method, self.timeout, driver=self.driver) from None
 
@@ -258,22 +262,52 @@ class Connection:
 
     def error_from(self, response: Error) -> StorageDriverError:
         """The exception an error response describes (see :func:`~registry_storage.wire.error_from_wire`)."""
-        return error_from_wire(response.code, response.message, response.data, self.driver)
+        return self.core.error_from(response)
+
+    # -- programs (see registry_storage.client.calls) ---------------------------------------------------------------
+
+    def run(self, program: Program[T], source: Iterator[bytes] | None = None) -> T:
+        """Run ``program`` to its result on this thread; :class:`Pull` takes chunks from ``source``."""
+        result: list[T] = []
+        for _ in self._drive(program, source, result):
+            raise ProtocolError("a call emitted values where none were expected", driver=self.driver)
+        return result[0]
+
+    def iterate(self, program: Program[Any]) -> Iterator[Any]:
+        """Run ``program``, yielding what it emits (walk entries) as it goes."""
+        yield from self._drive(program, None, [])
+
+    def _drive(self, program: Program[Any], source: Iterator[bytes] | None, result: list[Any]) -> Iterator[Any]:
+        value: Any = None
+        error: BaseException | None = None
+        while True:
+            try:
+                instruction = program.send(value) if error is None else program.throw(error)
+            except StopIteration as stop:
+                result.append(stop.value)
+                return
+            error = value = None
+            try:
+                if isinstance(instruction, Emit):
+                    yield instruction.value
+                else:
+                    value = self._perform(instruction, source)
+            except BaseException as failure:
+                error = failure
+
+    def _perform(self, instruction: Instruction, source: Iterator[bytes] | None) -> Any:
+        if isinstance(instruction, Send):
+            return self.submit(instruction.method, instruction.params, instruction.attachment, instruction.timeout)
+        if isinstance(instruction, Receive):
+            return self.wait(instruction.ticket)
+        if isinstance(instruction, Drop):
+            self.abandon(instruction.ticket)
+            return None
+        if isinstance(instruction, Pull):
+            return next(source, b"") if source is not None else b""
+        raise ProtocolError(f"unknown instruction {instruction!r}", driver=self.driver)
 
     # -- writing -------------------------------------------------------------------------------------------------
-
-    def _check_limits(self, method: str, message: bytes, attachment: Attachment) -> None:
-        limits = self.peer_limits
-        if len(message) > limits.max_message_bytes:
-            size = len(message)
-            raise ProtocolError(
-                f"{method} request of {size} bytes is over the driver's max_message_bytes", driver=self.driver
-            )
-        if len(attachment) > limits.max_attachment_bytes:
-            size = len(attachment)
-            raise ProtocolError(
-                f"{method} attachment of {size} bytes is over the driver's max_attachment_bytes", driver=self.driver
-            )
 
     def _write(self, pieces: list[bytes | memoryview], deadline: float) -> None:
         """Write one frame (after any queued cancels) by ``deadline``.
@@ -285,7 +319,7 @@ class Connection:
             raise _NotSentError
         try:
             if self._writer_closed:
-                failure = self._failure
+                failure = self.core.failure
                 raise _fresh(failure) if failure else ProtocolError("the driver's stdin is closed", driver=self.driver)
             try:
                 self._send_cancels()
@@ -333,9 +367,9 @@ class Connection:
     def _fail_channel(self, failure: StorageDriverError) -> None:
         """End the channel with ``failure``: every pending and later call raises it; stdin is closed (lock held)."""
         with self._pending_lock:
-            if self._failure is None:
-                self._failure = failure
-            pending, self._pending = list(self._pending.values()), {}
+            if self.core.failure is None:
+                self.core.failure = failure
+            pending = self.core.take_all()
         for call in pending:
             self._release_slot()
             call._fail(_fresh(failure))
@@ -344,7 +378,7 @@ class Connection:
     def _gone(self, reason: str) -> StorageDriverError:
         """The error to raise when the channel cannot be written: the failure once the reader has explained it."""
         self._finished.wait(2.0)
-        failure = self._failure
+        failure = self.core.failure
         return _fresh(failure) if failure is not None else ProtocolError(reason, driver=self.driver)
 
     def _queue_cancel(self, request_id: int) -> None:
@@ -371,7 +405,7 @@ class Connection:
         while self._cancels and not self._writer_closed:
             with self._pending_lock:
                 request_id = self._cancels[0]
-            frame = b"".join(encode_frame(orjson.dumps(notification("$/cancel", {"id": request_id}))))
+            frame = self.core.cancel_frame(request_id)
             try:
                 os.write(self._writer_fd, frame)  # under PIPE_BUF: all of it or nothing
             except BlockingIOError:
@@ -388,36 +422,38 @@ class Connection:
     def _forget(self, pending: PendingCall) -> bool:
         """Remove ``pending`` from the table; True when it was still there (so no answer will resolve it)."""
         with self._pending_lock:
-            removed = self._pending.pop(pending.id, None) is not None
+            removed = self.core.forget(pending.id) is not None
         if removed:
             self._release_slot()
         return removed
 
     def _read_loop(self) -> None:
-        decoder = FrameDecoder(self.limits.max_message_bytes, self.limits.max_attachment_bytes)
+        core = self.core
         buffer = memoryview(bytearray(READ_BYTES))
         fd = self._reader.fileno()
         answered: list[PendingCall] = []
         try:
             while True:
-                target = decoder.read_target()
+                target = core.read_target()
                 if target is not None:
                     count = os.readv(fd, [target])
                     target.release()
                     if not count:
                         break
-                    decoder.filled(count)
+                    core.filled(count)
                 else:
                     count = os.readv(fd, [buffer])
                     if not count:
                         break
-                    decoder.feed(buffer[:count])
-                event = decoder.next_event()
-                while event is not None:
-                    pending = self._deliver(event)
-                    if pending is not None:
+                    core.receive(buffer[:count])
+                for event in core.frames():
+                    with self._pending_lock:
+                        matched = core.match(event)
+                    if matched is not None:
+                        pending, response, attachment = matched
+                        self._release_slot()
+                        pending._resolve(response, attachment)
                         answered.append(pending)
-                    event = decoder.next_event()
                 # wake the callers once everything read is decoded: they do not wait for this thread's GIL
                 for pending in answered:
                     pending._wake()
@@ -429,39 +465,16 @@ class Connection:
                 pending._wake()
             self._conclude()
 
-    def _deliver(self, event: Frame | FrameError) -> PendingCall | None:
-        """Hand an answer to its call; returns the call to wake, or None for a frame no call waits for."""
-        if isinstance(event, FrameError):
-            _logger.warning("driver %s sent a malformed frame: %s", self.driver, event.reason)
-            return None
-        try:
-            response = parse(orjson.loads(event.message))
-        except (ValueError, KeyError, TypeError) as error:
-            _logger.warning("driver %s sent a message that is not a JSON-RPC response: %s", self.driver, error)
-            return None
-        if not isinstance(response, (Ok, Error)):
-            _logger.warning("driver %s sent a batch, which this protocol does not use", self.driver)
-            return None
-        with self._pending_lock:
-            pending = self._pending.pop(response.id, None) if isinstance(response.id, int) else None
-        if pending is None:
-            if isinstance(response, Error) and response.id is None:
-                _logger.warning("driver %s rejected a frame: %s %s", self.driver, response.message, response.data)
-            return None  # the answer to a call that passed its deadline or was abandoned
-        self._release_slot()
-        pending._resolve(response, event.attachment)
-        return pending
-
     def _conclude(self) -> None:
         try:
             failure = self._on_exit()
         except Exception as error:  # the explanation failed; still fail every call
             failure = StorageDriverError(f"the driver's channel ended ({error})", driver=self.driver)
         with self._pending_lock:
-            if self._failure is None:  # a channel already failed keeps its first explanation
-                self._failure = failure
-            failure = self._failure
-            pending, self._pending = list(self._pending.values()), {}
+            if self.core.failure is None:  # a channel already failed keeps its first explanation
+                self.core.failure = failure
+            failure = self.core.failure
+            pending = self.core.take_all()
         for call in pending:
             self._release_slot()
             call._fail(_fresh(failure))

@@ -7,35 +7,29 @@ DeadlineExceededError (a call got no answer in time) and IncompatibleVersionErro
 
 from __future__ import annotations
 
+import itertools
 import threading
 import weakref
 from collections.abc import Iterator, Mapping
 from io import BufferedIOBase
-from typing import Any
-
-from jsonrpcclient import Error
+from typing import Any, TypeVar
 
 from registry_storage.driver import PathList, StorageDriver
-from registry_storage.errors import ProtocolError, StorageDriverError
+from registry_storage.errors import StorageDriverError
 from registry_storage.fileinfo import FileInfo
-from registry_storage.wire.errors import PROTOCOL_STATE_ERROR
-from registry_storage.wire.values import fileinfo_from_wire
 
-from .connection import Attachment, Connection
+from . import calls
+from .calls import Program
+from .connection import Connection
 from .options import ProxyOptions
 from .session import Session
 from .streams import ProxyReadStream, write_chunks
 
+T = TypeVar("T")
+
 
 def _detach(box: list[Session]) -> None:
     box[0].detach()
-
-
-def _member(result: object, name: str, kind: type, driver: str) -> Any:
-    value = result.get(name) if isinstance(result, dict) else None
-    if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
-        raise ProtocolError(f"malformed answer {result!r}: expected {name!r} of type {kind.__name__}", driver=driver)
-    return value
 
 
 class ProxyDriver(StorageDriver):
@@ -92,13 +86,12 @@ class ProxyDriver(StorageDriver):
                 self._box[0] = Session.start(self.executable, self._launch_name, self._parameters, self.options)
             return self._box[0].connection
 
-    def _call(self, method: str, params: Mapping[str, Any], attachment: Attachment = b"") -> Any:
-        result, _ = self._connection().call(method, params, attachment)
-        return result
+    def _run(self, program: Program[T]) -> T:
+        return self._connection().run(program)
 
     def ping(self) -> None:
         """Check that the driver answers; raises DriverExitedError or DeadlineExceededError when it does not."""
-        self._call("ping", {})
+        self._run(calls.ping(self._connection().core))
 
     def __enter__(self) -> ProxyDriver:
         return self
@@ -116,27 +109,12 @@ class ProxyDriver(StorageDriver):
 
     def _get_content(self, path: str) -> bytes:
         connection = self._connection()
-        response, attachment = connection.wait(connection.submit("get_content", {"path": path}))
-        if isinstance(response, Error):
-            if response.code == PROTOCOL_STATE_ERROR:  # over the attachment limit: stream it instead
-                with self._read_stream(path, 0) as stream:
-                    return stream.read()
-            raise connection.error_from(response)
-        size = _member(response.result, "size", int, self.name)
-        if size != len(attachment):
-            raise ProtocolError(f"get_content announced {size} bytes but sent {len(attachment)}", driver=self.name)
-        return bytes(attachment)
+        options = self.options
+        return connection.run(calls.get_content(connection.core, path, options.chunk_bytes, options.stop_timeout))
 
     def _put_content(self, path: str, content: bytes) -> None:
         connection = self._connection()
-        limit = connection.peer_limits.max_attachment_bytes
-        if len(content) > limit:
-            raise StorageDriverError(
-                f"put_content of {len(content)} bytes to {path} is over the driver's max_attachment_bytes ({limit});"
-                " write content that large with write_stream",
-                driver=self.name,
-            )
-        connection.call("put_content", {"path": path}, content)
+        connection.run(calls.put_content(connection.core, path, content))
 
     def _read_stream(self, path: str, offset: int) -> BufferedIOBase:
         return ProxyReadStream.open(
@@ -159,35 +137,32 @@ class ProxyDriver(StorageDriver):
         )
 
     def _stat(self, path: str) -> FileInfo:
-        return fileinfo_from_wire(self._call("stat", {"path": path}))
+        connection = self._connection()
+        return connection.run(calls.stat(connection.core, path))
 
     def _list(self, path: str) -> PathList:
-        paths: list[Any] = _member(self._call("list", {"path": path}), "paths", list, self.name)
-        if not all(isinstance(child, str) for child in paths):
-            raise ProtocolError(f"list answered paths that are not all strings: {paths!r}", driver=self.name)
-        return paths
+        connection = self._connection()
+        return connection.run(calls.list_paths(connection.core, path))
 
     def _walk(self, path: str) -> Iterator[FileInfo]:
-        if self.session.info.can("walk"):
-            connection = self._connection()
-            response, _ = connection.wait(connection.submit("walk", {"path": path}))
-            if isinstance(response, Error) and response.code != PROTOCOL_STATE_ERROR:
-                raise connection.error_from(response)
-            if not isinstance(response, Error):
-                entries: list[Any] = _member(response.result, "entries", list, self.name)
-                return iter([fileinfo_from_wire(entry) for entry in entries])
-            # the whole tree does not fit in one answer (over max_message_bytes): walk it by list and stat
-        return super()._walk(path)
+        connection = self._connection()
+        entries = connection.iterate(calls.walk(connection.core, path, driver_walks=self.session.info.can("walk")))
+        first = next(entries, None)  # errors about ``path`` itself are raised by the call, not at the first item
+        if first is None:
+            return iter(())
+        return itertools.chain((first,), entries)
 
     def _move(self, source: str, destination: str) -> None:
-        self._call("move", {"source": source, "destination": destination})
+        connection = self._connection()
+        connection.run(calls.move(connection.core, source, destination))
 
     def _delete(self, path: str) -> None:
-        self._call("delete", {"path": path})
+        connection = self._connection()
+        connection.run(calls.delete(connection.core, path))
 
     def _url_for(self, path: str, **options: Any) -> str:
-        url: str = _member(self._call("url_for", {"path": path, "options": options}), "url", str, self.name)
-        return url
+        connection = self._connection()
+        return connection.run(calls.url_for(connection.core, path, options))
 
     def __repr__(self) -> str:
         return f"<ProxyDriver {self.name!r} pid={self.pid} executable={self.executable!r}>"
