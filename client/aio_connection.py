@@ -29,7 +29,8 @@ from .calls import Drop, Emit, Instruction, Program, Pull, Receive, Send
 from .core import Attachment, ClientCore, Pieces, Response
 
 T = TypeVar("T")
-READ_BYTES = 256 << 10
+READ_BYTES = 64 << 10
+"""Bytes asked for when not reading an attachment straight into its buffer (as the threaded edge)."""
 _logger = logging.getLogger("registry_storage.client")
 
 
@@ -41,6 +42,10 @@ class _Failed:
 
     def __init__(self, error: StorageDriverError) -> None:
         self.error = error
+
+
+_EXPIRED = object()
+"""The result a call's future gets when its deadline passes first."""
 
 
 class AsyncCall:
@@ -170,7 +175,7 @@ class AsyncConnection:
         if outgoing.remaining == outgoing.total and outgoing in self._queue:
             self._queue.remove(outgoing)
         elif cancelled:
-            self._cancel(pending.id)  # the frame goes out whole; the driver drops the request
+            self._cancel(pending)  # the frame goes out whole; the driver drops the request
         elif outgoing.remaining:
             reason = "the driver stopped reading: a request was cut off mid-frame at its deadline"
             self._fail(ProtocolError(reason, driver=self.driver))
@@ -183,21 +188,28 @@ class AsyncConnection:
         """
         future = pending.future
         if not future.done():
+            timer = self._loop.call_at(pending.deadline, self._expire, pending)
             try:
-                await asyncio.wait((future,), timeout=max(0.0, pending.deadline - time.monotonic()))
+                await future
             except asyncio.CancelledError:
                 if self._forget(pending):
-                    self._cancel(pending.id)
+                    self._cancel(pending)
                 raise
-            if not future.done():
-                if self._forget(pending):
-                    self._cancel(pending.id)
-                raise DeadlineExceededError(pending.method, pending.timeout, driver=self.driver)
+            finally:
+                timer.cancel()
+        if future.result() is _EXPIRED:
+            raise DeadlineExceededError(pending.method, pending.timeout, driver=self.driver)
         result = future.result()
         if isinstance(result, _Failed):
             raise copy.copy(result.error)
         answer: tuple[Response, bytes | bytearray] = result
         return answer
+
+    def _expire(self, pending: AsyncCall) -> None:
+        """The deadline of ``pending`` passed: cancel it on the driver and wake its caller."""
+        if self._forget(pending):
+            self._cancel(pending)
+            pending.future.set_result(_EXPIRED)
 
     def abandon(self, pending: AsyncCall) -> None:
         """Stop caring about ``pending``: its answer, if it ever comes, is dropped."""
@@ -307,9 +319,13 @@ class AsyncConnection:
             self._flush()
         return outgoing
 
-    def _cancel(self, request_id: int) -> None:
-        if self.core.failure is None and not self._writer_closed:
-            self._enqueue([self.core.cancel_frame(request_id)])
+    def _cancel(self, pending: AsyncCall) -> None:
+        if (
+            self.core.failure is None
+            and not self._writer_closed
+            and self.core.cancels_with_dollar_cancel(pending.method)
+        ):
+            self._enqueue([self.core.cancel_frame(pending.id)])
 
     def _flush(self) -> None:
         """Write queued frames while the pipe takes them; wait for room with the loop's writer callback."""

@@ -219,7 +219,8 @@ class Connection:
         """
         if not pending._answered.acquire(timeout=max(0.0, pending.deadline - time.monotonic())):
             if self._forget(pending):
-                self._queue_cancel(pending.id)
+                if self.core.cancels_with_dollar_cancel(pending.method):
+                    self._queue_cancel(pending.id)
                 raise DeadlineExceededError(pending.method, pending.timeout, driver=self.driver)
             pending._answered.acquire()  # answered while the deadline passed
         if pending.error is not None:

@@ -86,6 +86,13 @@ class ClientCore(Generic[Call]):
         """The frame of a notification (no answer), as one bytes object."""
         return b"".join(encode_frame(orjson.dumps(notification(method, dict(params)))))
 
+    @staticmethod
+    def cancels_with_dollar_cancel(method: str) -> bool:
+        """Whether a call of ``method`` given up is cancelled with ``$/cancel``: not a request naming a stream, which
+        its program cancels with ``stream.cancel`` and awaits, so the driver has settled when the caller resumes
+        (a ``$/cancel`` would end the stream at once, without waiting for the driver's write)."""
+        return not method.startswith("stream.")
+
     def cancel_frame(self, request_id: int) -> bytes:
         """The ``$/cancel`` notification of ``request_id``: small enough to be written atomically to a pipe."""
         return self.notification("$/cancel", {"id": request_id})

@@ -13,7 +13,7 @@ import builtins
 from collections.abc import AsyncIterator, Generator
 from contextlib import contextmanager
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 from registry_storage.errors import InvalidOffsetError, StorageDriverError
 from registry_storage.fileinfo import FileInfo
@@ -22,6 +22,8 @@ from registry_storage.paths import ROOT, check_path
 from .sources import AsyncByteSource, aiter_chunks
 
 PathList = builtins.list[str]
+_Stream = TypeVar("_Stream", bound="AsyncReadStream")
+_Driver = TypeVar("_Driver", bound="AsyncStorageDriver")
 
 
 @contextmanager
@@ -73,7 +75,7 @@ class AsyncReadStream(abc.ABC):
             raise StopAsyncIteration
         return chunk
 
-    async def __aenter__(self) -> AsyncReadStream:
+    async def __aenter__(self: _Stream) -> _Stream:
         return self
 
     async def __aexit__(
@@ -187,7 +189,7 @@ class AsyncStorageDriver(abc.ABC):
         """Release the driver's resources (twice is harmless)."""
         return
 
-    async def __aenter__(self) -> AsyncStorageDriver:
+    async def __aenter__(self: _Driver) -> _Driver:
         return self
 
     async def __aexit__(
