@@ -359,8 +359,12 @@ class ReadPuller:
     def _give_up(self, error: BaseException) -> Program[None]:
         self.error = error
         yield from self._drop_in_flight()
-        if not self.at_end and not isinstance(error, (DriverExitedError, DeadlineExceededError)):
-            yield from cancel_stream(self.core, self.stream, self.cancel_timeout)
+        if not self.at_end and not isinstance(error, DriverExitedError) and self.core.failure is None:
+            if isinstance(error, DeadlineExceededError):  # the driver may hang: release the stream, do not wait
+                with contextlib.suppress(StorageDriverError):
+                    yield Drop((yield Send("stream.cancel", {"stream": self.stream}, timeout=self.cancel_timeout)))
+            else:
+                yield from cancel_stream(self.core, self.stream, self.cancel_timeout)
         self.at_end = True
 
     def close(self) -> Program[None]:
