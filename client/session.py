@@ -6,12 +6,12 @@ section 10: a ``shutdown`` request, closing stdin, SIGTERM, SIGKILL, each step w
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Mapping
 from typing import Any
 
-from registry_storage.errors import IncompatibleVersionError, StorageDriverError
+from registry_storage.errors import IncompatibleVersionError
 
+from . import calls
 from .connection import Connection
 from .handshake import DriverInfo, handshake
 from .options import ProxyOptions
@@ -71,9 +71,8 @@ class Session:
     @staticmethod
     def _stop(process: DriverProcess, connection: Connection, options: ProxyOptions, *, shutdown: bool) -> int:
         step = options.stop_timeout
-        if shutdown and connection.failure is None:
-            with contextlib.suppress(StorageDriverError):
-                connection.call("shutdown", {}, timeout=step)
+        if shutdown:
+            connection.run(calls.shutdown(connection.core, step))
         connection.close_writer(step)
         status = process.stop(step)
         connection.join(step)
