@@ -31,6 +31,8 @@ from .core import Attachment, ClientCore, Pieces, Response
 T = TypeVar("T")
 READ_BYTES = 64 << 10
 """Bytes asked for when not reading an attachment straight into its buffer (as the threaded edge)."""
+EXIT_EXPLAINED = 2.0
+"""Seconds a failed write waits for the reader to explain the driver's exit."""
 _logger = logging.getLogger("registry_storage.client")
 
 
@@ -166,6 +168,7 @@ class AsyncConnection:
             raise DeadlineExceededError(method, pending.timeout, driver=self.driver)
         if outgoing.done.exception() is not None:
             self._forget(pending)
+            await self.join(EXIT_EXPLAINED)  # the reader explains the end (DriverExitedError) in a moment
             raise self._gone()
         return pending
 
