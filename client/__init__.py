@@ -9,8 +9,10 @@
 
 Modules: :mod:`.options` (ProxyOptions), :mod:`.parameters` (which parameters are secret), :mod:`.spawner` (the
 thread that forks children), :mod:`.process` (spawn, exit, stop), :mod:`.logs` (stderr to logging),
-:mod:`.connection` (frames, ids, deadlines), :mod:`.handshake`, :mod:`.session` (one child's run), :mod:`.streams`
-and :mod:`.proxy` (ProxyDriver).
+:mod:`.core` (the sans-IO session: ids, pending calls, limits, frames, error mapping), :mod:`.calls` (every
+method's protocol logic as programs both edges run), :mod:`.connection` (the threaded edge: frames, deadlines),
+:mod:`.handshake`, :mod:`.session` (one child's run), :mod:`.streams` and :mod:`.proxy` (ProxyDriver); the asyncio
+edge is :mod:`.aio_connection` and :mod:`.aio_proxy` (AsyncProxyDriver, :func:`launch_async`).
 
 Threads: one spawner thread per process forks every child (so the child's parent-death signal is tied to a thread
 that lives as long as the process); each child has one reader thread (stdout frames to waiting calls) and one stderr
@@ -24,6 +26,7 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
+from .aio_proxy import AsyncProxyDriver, AsyncProxyReadStream, launch_async
 from .options import DEFAULT_START_TIMEOUT, DEFAULT_STOP_TIMEOUT, DEFAULT_TIMEOUT, ProxyOptions
 from .parameters import is_secret
 from .proxy import ProxyDriver
@@ -56,9 +59,12 @@ __all__ = [
     "DEFAULT_START_TIMEOUT",
     "DEFAULT_STOP_TIMEOUT",
     "DEFAULT_TIMEOUT",
+    "AsyncProxyDriver",
+    "AsyncProxyReadStream",
     "ProxyDriver",
     "ProxyOptions",
     "ProxyReadStream",
     "is_secret",
     "launch",
+    "launch_async",
 ]

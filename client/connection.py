@@ -14,30 +14,27 @@ with the error the ``on_exit`` callback builds (DriverExitedError with the exit 
 from __future__ import annotations
 
 import copy
-import itertools
 import logging
 import os
+import select
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from typing import IO, Any, Union
+from typing import IO, Any, TypeVar
 
-import orjson
-from jsonrpcclient import Error, Ok, notification, parse
-from jsonrpcclient.requests import request_pure
+from jsonrpcclient import Error
 
 from registry_storage.errors import DeadlineExceededError, ProtocolError, StorageDriverError
-from registry_storage.wire.errors import error_from_wire
-from registry_storage.wire.frames import Frame, FrameDecoder, FrameError, encode_frame
 from registry_storage.wire.handshake import Limits
 
-Response = Union[Ok, Error]
-Attachment = Union[bytes, bytearray, memoryview]
+from .calls import Drop, Emit, Instruction, Program, Pull, Receive, Send
+from .core import Attachment, ClientCore, Response
+
+T = TypeVar("T")
 
 READ_BYTES = 64 << 10
 """Bytes the reader asks for when it is not reading an attachment straight into its buffer."""
 
-_NO_IDS: Iterator[Any] = iter(())  # ids are always passed explicitly; jsonrpcclient's generators are not thread-safe
 _logger = logging.getLogger("registry_storage.client")
 
 
@@ -70,12 +67,8 @@ class PendingCall:
         self._wake()
 
 
-def _request(method: str, params: Mapping[str, Any], request_id: int) -> dict[str, Any]:
-    """The request object; jsonrpcclient leaves out empty params, which the protocol always sends as an object."""
-    if not params:
-        return {"jsonrpc": "2.0", "method": method, "params": {}, "id": request_id}
-    message: dict[str, Any] = request_pure(_NO_IDS, method, dict(params), request_id)
-    return message
+class _NotSentError(Exception):
+    """A frame's deadline passed before it could be written whole."""
 
 
 def _fresh(error: StorageDriverError) -> StorageDriverError:
@@ -101,23 +94,20 @@ class Connection:
         timeout: float,
         limits: Limits | None = None,
     ) -> None:
-        self.driver = driver
+        self.core: ClientCore[PendingCall] = ClientCore(driver, limits)
+        """The protocol state (ids, pending calls, limits, error mapping); guarded by the locks below."""
         self.timeout = timeout
-        self.limits = limits or Limits()
-        self.peer_limits = Limits()
-        """The driver's receive limits; the defaults until the handshake tells them."""
         self._reader = reader
         self._writer = writer
         self._writer_fd = writer.fileno()
         self._on_exit = on_exit
-        self._ids = itertools.count(1)
         self._ids_lock = threading.Lock()
         self._write_lock = threading.Lock()
         self._writer_closed = False
-        self._pending: dict[int, PendingCall] = {}
+        self._close_requested = False
+        os.set_blocking(self._writer_fd, False)  # every send waits for the pipe with its call's deadline
         self._pending_lock = threading.Lock()
-        self._cancels: list[int] = []
-        self._failure: StorageDriverError | None = None
+        self._cancels: list[bytes] = []
         self._finished = threading.Event()
         self._slots: threading.Semaphore | None = None
         self._thread = threading.Thread(target=self._read_loop, name=f"registry-storage-{driver}-reader", daemon=True)
@@ -135,19 +125,50 @@ class Connection:
     @property
     def failure(self) -> StorageDriverError | None:
         """Why the channel ended (DriverExitedError), or None while the driver's stdout is open."""
-        return self._failure
+        return self.core.failure
+
+    @property
+    def driver(self) -> str:
+        """The driver's name, in errors."""
+        return self.core.driver
+
+    @driver.setter
+    def driver(self, name: str) -> None:
+        self.core.driver = name
+
+    @property
+    def limits(self) -> Limits:
+        """This side's receive limits."""
+        return self.core.limits
+
+    @property
+    def peer_limits(self) -> Limits:
+        """The driver's receive limits; the defaults until the handshake tells them."""
+        return self.core.peer_limits
+
+    @peer_limits.setter
+    def peer_limits(self, limits: Limits) -> None:
+        self.core.peer_limits = limits
 
     def close_writer(self, timeout: float) -> bool:
-        """Close the driver's stdin, waiting up to ``timeout`` seconds for a write in progress; True when closed."""
+        """Close the driver's stdin, waiting up to ``timeout`` seconds for a write in progress; True when closed.
+
+        When the write does not end in time, the writer closes stdin as soon as it does and False is returned.
+        """
+        self._close_requested = True
         if not self._write_lock.acquire(timeout=timeout):
             return False
         try:
-            if not self._writer_closed:
-                self._writer_closed = True
-                self._writer.close()
+            self._close_stdin()
         finally:
             self._write_lock.release()
         return True
+
+    def _close_stdin(self) -> None:
+        """Close stdin; the write lock is held."""
+        if not self._writer_closed:
+            self._writer_closed = True
+            self._writer.close()
 
     def join(self, timeout: float) -> bool:
         """Wait up to ``timeout`` seconds for the reader thread to see the end of stdout; True when it has."""
@@ -169,21 +190,22 @@ class Connection:
         driver's limits.
         """
         with self._ids_lock:
-            request_id = next(self._ids)
-        message = orjson.dumps(_request(method, params, request_id))
-        self._check_limits(method, message, attachment)
+            request_id, _, pieces = self.core.request(method, params, attachment)
         pending = PendingCall(request_id, method, self.timeout if timeout is None else timeout)
         if self._slots is not None and not self._slots.acquire(timeout=pending.timeout):
             raise DeadlineExceededError(method, pending.timeout, driver=self.driver)
         with self._pending_lock:
-            failure = self._failure
+            failure = self.core.failure
             if failure is None:
-                self._pending[request_id] = pending
+                self.core.register(request_id, pending)
         if failure is not None:
             self._release_slot()
             raise _fresh(failure)
         try:
-            self._write(encode_frame(message, attachment))
+            self._write(pieces, pending.deadline)
+        except _NotSentError:
+            self._forget(pending)
+            raise DeadlineExceededError(method, pending.timeout, driver=self.driver) from None
         except BaseException:
             self._forget(pending)
             raise
@@ -197,7 +219,8 @@ class Connection:
         """
         if not pending._answered.acquire(timeout=max(0.0, pending.deadline - time.monotonic())):
             if self._forget(pending):
-                self._queue_cancel(pending.id)
+                if self.core.cancels_with_dollar_cancel(pending.method):
+                    self._queue_cancel(pending.id)
                 raise DeadlineExceededError(pending.method, pending.timeout, driver=self.driver)
             pending._answered.acquire()  # answered while the deadline passed
         if pending.error is not None:
@@ -224,8 +247,15 @@ class Connection:
         return self.result(self.submit(method, params, attachment, timeout))
 
     def notify(self, method: str, params: Mapping[str, Any]) -> None:
-        """Send a notification (no answer); raises the channel's failure when the driver is gone."""
-        self._write(encode_frame(orjson.dumps(notification(method, dict(params)))))
+        """Send a notification (no answer) within the default deadline.
+
+        Raises the channel's failure when the driver is gone and DeadlineExceededError when the driver does not read
+        it in time.
+        """
+        try:
+            self._write([self.core.notification(method, params)], time.monotonic() + self.timeout)
+        except _NotSentError:
+            raise DeadlineExceededError(method, self.timeout, driver=self.driver) from None
 
     def abandon(self, pending: PendingCall) -> None:
         """Stop caring about ``pending``: its answer, if it ever comes, is dropped."""
@@ -233,77 +263,160 @@ class Connection:
 
     def error_from(self, response: Error) -> StorageDriverError:
         """The exception an error response describes (see :func:`~registry_storage.wire.error_from_wire`)."""
-        return error_from_wire(response.code, response.message, response.data, self.driver)
+        return self.core.error_from(response)
+
+    # -- programs (see registry_storage.client.calls) ---------------------------------------------------------------
+
+    def run(self, program: Program[T], source: Iterator[bytes] | None = None) -> T:
+        """Run ``program`` to its result on this thread; :class:`Pull` takes chunks from ``source``."""
+        result: list[T] = []
+        for _ in self._drive(program, source, result):
+            raise ProtocolError("a call emitted values where none were expected", driver=self.driver)
+        return result[0]
+
+    def iterate(self, program: Program[Any]) -> Iterator[Any]:
+        """Run ``program``, yielding what it emits (walk entries) as it goes."""
+        yield from self._drive(program, None, [])
+
+    def _drive(self, program: Program[Any], source: Iterator[bytes] | None, result: list[Any]) -> Iterator[Any]:
+        value: Any = None
+        error: BaseException | None = None
+        while True:
+            try:
+                instruction = program.send(value) if error is None else program.throw(error)
+            except StopIteration as stop:
+                result.append(stop.value)
+                return
+            error = value = None
+            try:
+                if isinstance(instruction, Emit):
+                    yield instruction.value
+                else:
+                    value = self._perform(instruction, source)
+            except BaseException as failure:
+                error = failure
+
+    def _perform(self, instruction: Instruction, source: Iterator[bytes] | None) -> Any:
+        if isinstance(instruction, Send):
+            return self.submit(instruction.method, instruction.params, instruction.attachment, instruction.timeout)
+        if isinstance(instruction, Receive):
+            return self.wait(instruction.ticket)
+        if isinstance(instruction, Drop):
+            self.abandon(instruction.ticket)
+            return None
+        if isinstance(instruction, Pull):
+            return next(source, b"") if source is not None else b""
+        raise ProtocolError(f"unknown instruction {instruction!r}", driver=self.driver)
 
     # -- writing -------------------------------------------------------------------------------------------------
 
-    def _check_limits(self, method: str, message: bytes, attachment: Attachment) -> None:
-        limits = self.peer_limits
-        if len(message) > limits.max_message_bytes:
-            size = len(message)
-            raise ProtocolError(
-                f"{method} request of {size} bytes is over the driver's max_message_bytes", driver=self.driver
-            )
-        if len(attachment) > limits.max_attachment_bytes:
-            size = len(attachment)
-            raise ProtocolError(
-                f"{method} attachment of {size} bytes is over the driver's max_attachment_bytes", driver=self.driver
-            )
+    def _write(self, pieces: list[bytes | memoryview], deadline: float) -> None:
+        """Write one frame (after any queued cancels) by ``deadline``.
 
-    def _write(self, pieces: list[bytes | memoryview]) -> None:
-        with self._write_lock:
-            if self._cancels:
-                pieces = [self._take_cancels(), *pieces]
+        Raises _NotSentError when the deadline passes before any byte went out (the channel stays usable). When it
+        passes with part of the frame written, the channel is failed: the driver could never find the next frame.
+        """
+        if not self._write_lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
+            raise _NotSentError
+        try:
             if self._writer_closed:
-                failure = self._failure
+                failure = self.core.failure
                 raise _fresh(failure) if failure else ProtocolError("the driver's stdin is closed", driver=self.driver)
             try:
-                self._write_all(pieces)
+                self._send_cancels()
+                self._write_all(pieces, deadline)
             except OSError as error:
                 raise self._gone(f"cannot write to the driver: {error.strerror or error}") from error
+        finally:
+            if self._close_requested:
+                self._close_stdin()
+            self._write_lock.release()
         if self._cancels:
             self._flush_cancels()
 
-    def _write_all(self, pieces: list[bytes | memoryview]) -> None:
-        remaining = sum(len(piece) for piece in pieces)
-        while True:
-            written = os.writev(self._writer_fd, pieces)
+    def _write_all(self, pieces: list[bytes | memoryview], deadline: float) -> None:
+        """Write every piece by ``deadline``, waiting for room in the pipe; the write lock is held."""
+        total = remaining = sum(len(piece) for piece in pieces)
+        while remaining:
+            try:
+                written = os.writev(self._writer_fd, pieces)
+            except BlockingIOError:
+                left = deadline - time.monotonic()
+                if left > 0 and self._wait_writable(left):
+                    continue
+                if remaining == total:
+                    raise _NotSentError from None
+                self._fail_channel(
+                    ProtocolError(
+                        "the driver stopped reading: a request was cut off mid-frame at its deadline",
+                        driver=self.driver,
+                    )
+                )
+                raise _NotSentError from None
             remaining -= written
-            if not remaining:
-                return
-            while written >= len(pieces[0]):  # a signal cut the write short: drop what went out
+            while pieces and written >= len(pieces[0]):  # a short write: drop what went out
                 written -= len(pieces[0])
                 pieces = pieces[1:]
-            pieces = [memoryview(pieces[0])[written:], *pieces[1:]]
+            if written:
+                pieces = [memoryview(pieces[0])[written:], *pieces[1:]]
+
+    def _wait_writable(self, timeout: float) -> bool:
+        poller = select.poll()
+        poller.register(self._writer_fd, select.POLLOUT)
+        return bool(poller.poll(max(1, int(timeout * 1000))))
+
+    def _fail_channel(self, failure: StorageDriverError) -> None:
+        """End the channel with ``failure``: every pending and later call raises it; stdin is closed (lock held)."""
+        with self._pending_lock:
+            if self.core.failure is None:
+                self.core.failure = failure
+            pending = self.core.take_all()
+        for call in pending:
+            self._release_slot()
+            call._fail(_fresh(failure))
+        self._close_stdin()
 
     def _gone(self, reason: str) -> StorageDriverError:
         """The error to raise when the channel cannot be written: the failure once the reader has explained it."""
         self._finished.wait(2.0)
-        failure = self._failure
+        failure = self.core.failure
         return _fresh(failure) if failure is not None else ProtocolError(reason, driver=self.driver)
 
     def _queue_cancel(self, request_id: int) -> None:
+        self._queue_control([self.core.cancel_frame(request_id)])
+
+    def _queue_control(self, frames: list[bytes]) -> None:
+        """Send small control frames (``$/cancel``, ``stream.cancel`` of an orphaned stream) as soon as the pipe
+        takes them, without waiting for a write in progress."""
         with self._pending_lock:
-            self._cancels.append(request_id)
+            self._cancels.extend(frames)
         self._flush_cancels()
 
-    def _take_cancels(self) -> bytes:
-        with self._pending_lock:
-            ids, self._cancels = self._cancels, []
-        frames = (encode_frame(orjson.dumps(notification("$/cancel", {"id": request_id}))) for request_id in ids)
-        return b"".join(piece for frame in frames for piece in frame)
-
     def _flush_cancels(self) -> None:
-        """Send queued ``$/cancel`` notifications now if no write is in progress (else the next writer sends them)."""
+        """Send queued ``$/cancel`` notifications now if no write is in progress and the pipe has room (else the next
+        writer sends them). Each is smaller than PIPE_BUF, so it goes out whole or not at all."""
         if not self._write_lock.acquire(blocking=False):
             return
         try:
-            if self._cancels and not self._writer_closed:
-                self._write_all([self._take_cancels()])
+            self._send_cancels()
         except OSError:
             pass  # the reader reports the driver's exit
         finally:
+            if self._close_requested:
+                self._close_stdin()
             self._write_lock.release()
+
+    def _send_cancels(self) -> None:
+        """Write the queued ``$/cancel`` notifications the pipe has room for (the write lock is held)."""
+        while self._cancels and not self._writer_closed:
+            with self._pending_lock:
+                frame = self._cancels[0]
+            try:
+                os.write(self._writer_fd, frame)  # under PIPE_BUF: all of it or nothing
+            except BlockingIOError:
+                return  # a full pipe: a later write sends them
+            with self._pending_lock:
+                self._cancels.pop(0)
 
     # -- reading -------------------------------------------------------------------------------------------------
 
@@ -314,40 +427,46 @@ class Connection:
     def _forget(self, pending: PendingCall) -> bool:
         """Remove ``pending`` from the table; True when it was still there (so no answer will resolve it)."""
         with self._pending_lock:
-            removed = self._pending.pop(pending.id, None) is not None
+            removed = self.core.forget(pending.id) is not None
         if removed:
             self._release_slot()
         return removed
 
     def _read_loop(self) -> None:
-        decoder = FrameDecoder(self.limits.max_message_bytes, self.limits.max_attachment_bytes)
+        core = self.core
         buffer = memoryview(bytearray(READ_BYTES))
         fd = self._reader.fileno()
         answered: list[PendingCall] = []
         try:
             while True:
-                target = decoder.read_target()
+                target = core.read_target()
                 if target is not None:
                     count = os.readv(fd, [target])
                     target.release()
                     if not count:
                         break
-                    decoder.filled(count)
+                    core.filled(count)
                 else:
                     count = os.readv(fd, [buffer])
                     if not count:
                         break
-                    decoder.feed(buffer[:count])
-                event = decoder.next_event()
-                while event is not None:
-                    pending = self._deliver(event)
-                    if pending is not None:
+                    core.receive(buffer[:count])
+                for event in core.frames():
+                    with self._pending_lock:
+                        matched = core.match(event)
+                    if matched is not None:
+                        pending, response, attachment = matched
+                        self._release_slot()
+                        pending._resolve(response, attachment)
                         answered.append(pending)
-                    event = decoder.next_event()
                 # wake the callers once everything read is decoded: they do not wait for this thread's GIL
                 for pending in answered:
                     pending._wake()
                 answered.clear()
+                with self._pending_lock:
+                    orphans = core.orphan_cancel_frames()
+                if orphans:
+                    self._queue_control(orphans)
         except OSError as error:
             _logger.debug("reading from driver %s failed: %s", self.driver, error)
         finally:
@@ -355,37 +474,16 @@ class Connection:
                 pending._wake()
             self._conclude()
 
-    def _deliver(self, event: Frame | FrameError) -> PendingCall | None:
-        """Hand an answer to its call; returns the call to wake, or None for a frame no call waits for."""
-        if isinstance(event, FrameError):
-            _logger.warning("driver %s sent a malformed frame: %s", self.driver, event.reason)
-            return None
-        try:
-            response = parse(orjson.loads(event.message))
-        except (ValueError, KeyError, TypeError) as error:
-            _logger.warning("driver %s sent a message that is not a JSON-RPC response: %s", self.driver, error)
-            return None
-        if not isinstance(response, (Ok, Error)):
-            _logger.warning("driver %s sent a batch, which this protocol does not use", self.driver)
-            return None
-        with self._pending_lock:
-            pending = self._pending.pop(response.id, None) if isinstance(response.id, int) else None
-        if pending is None:
-            if isinstance(response, Error) and response.id is None:
-                _logger.warning("driver %s rejected a frame: %s %s", self.driver, response.message, response.data)
-            return None  # the answer to a call that passed its deadline or was abandoned
-        self._release_slot()
-        pending._resolve(response, event.attachment)
-        return pending
-
     def _conclude(self) -> None:
         try:
             failure = self._on_exit()
         except Exception as error:  # the explanation failed; still fail every call
             failure = StorageDriverError(f"the driver's channel ended ({error})", driver=self.driver)
         with self._pending_lock:
-            self._failure = failure
-            pending, self._pending = list(self._pending.values()), {}
+            if self.core.failure is None:  # a channel already failed keeps its first explanation
+                self.core.failure = failure
+            failure = self.core.failure
+            pending = self.core.take_all()
         for call in pending:
             self._release_slot()
             call._fail(_fresh(failure))

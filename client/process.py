@@ -1,10 +1,11 @@
 """The driver child process: how it is started, how its exit is explained, and how it is stopped.
 
 The child runs as ``[executable, json(public parameters)]`` with pipes for stdin, stdout and stderr. Secret
-parameters never appear on its command line: they are written to an anonymous pipe that the child inherits and finds
-through ``REGISTRY_STORAGE_PARAMETERS_FILE=/dev/fd/N`` (protocol.md section 2). The child is forked from the
-long-lived spawner thread (see :mod:`registry_storage.client.spawner`) and gets its own session, so a Ctrl-C aimed at
-the caller's terminal does not interrupt it mid-write: the caller's own clean-up stops it.
+parameters never appear on its command line: they are written to an anonymous pipe that the parent holds open until
+the handshake and the child opens by name, ``REGISTRY_STORAGE_PARAMETERS_FILE=/proc/<parent pid>/fd/N`` (protocol.md
+section 2); the child inherits no descriptor of it, so nothing of the secrets stays open in the child. The child is
+forked from the long-lived spawner thread (see :mod:`registry_storage.client.spawner`) and gets its own session, so
+a Ctrl-C aimed at the caller's terminal does not interrupt it mid-write: the caller's own clean-up stops it.
 """
 
 from __future__ import annotations
@@ -73,7 +74,7 @@ def _environment(options: ProxyOptions, parameters_fd: int | None) -> dict[str, 
         else:
             env[key] = value
     if parameters_fd is not None:
-        env[PARAMETERS_FILE_VARIABLE] = f"/dev/fd/{parameters_fd}"
+        env[PARAMETERS_FILE_VARIABLE] = f"/proc/{os.getpid()}/fd/{parameters_fd}"
     return env
 
 
@@ -92,10 +93,19 @@ def exit_status(returncode: int | None) -> int | None:
 class DriverProcess:
     """A running driver executable: its pipes, its stderr pump, and the stop sequence's process steps."""
 
-    def __init__(self, popen: subprocess.Popen[bytes], driver: str, pump: StderrPump) -> None:
+    def __init__(
+        self, popen: subprocess.Popen[bytes], driver: str, pump: StderrPump, parameters_fd: int | None = None
+    ) -> None:
         self._popen = popen
         self.driver = driver
         self._pump = pump
+        self._parameters_fd = parameters_fd
+
+    def release_parameters(self) -> None:
+        """Close the parent's end of the secret parameters pipe (once the child has read it: after the handshake)."""
+        fd, self._parameters_fd = self._parameters_fd, None
+        if fd is not None:
+            os.close(fd)
 
     @classmethod
     def spawn(cls, executable: str, driver: str, parameters: Mapping[str, Any], options: ProxyOptions) -> DriverProcess:
@@ -108,26 +118,24 @@ class DriverProcess:
         argument = _encode_parameters(public, driver).decode()
         secrets = _encode_parameters(secret, driver) if secret else None
 
+        parameters_fd = _secret_pipe(secrets) if secrets is not None else None
+
         def start() -> subprocess.Popen[bytes]:
-            parameters_fd = _secret_pipe(secrets) if secrets is not None else None
-            try:
-                return subprocess.Popen(
-                    [executable, argument],
-                    stdin=subprocess.PIPE,
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.PIPE,
-                    bufsize=0,
-                    env=_environment(options, parameters_fd),
-                    pass_fds=() if parameters_fd is None else (parameters_fd,),
-                    start_new_session=True,
-                )
-            finally:
-                if parameters_fd is not None:
-                    os.close(parameters_fd)
+            return subprocess.Popen(
+                [executable, argument],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                bufsize=0,
+                env=_environment(options, parameters_fd),
+                start_new_session=True,
+            )
 
         try:
             popen = run_in_spawner(start)
         except OSError as error:
+            if parameters_fd is not None:
+                os.close(parameters_fd)
             reason = f"cannot run {executable}: {error.strerror or error}"
             raise InvalidStorageDriverError(driver, reason, driver=driver) from error
         assert popen.stdin is not None
@@ -137,7 +145,7 @@ class DriverProcess:
         _set_pipe_size(popen.stdout.fileno(), options.pipe_bytes)
         pump = StderrPump(popen.stderr, driver)
         pump.start()
-        return cls(popen, driver, pump)
+        return cls(popen, driver, pump, parameters_fd)
 
     @property
     def pid(self) -> int:

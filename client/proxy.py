@@ -7,47 +7,29 @@ DeadlineExceededError (a call got no answer in time) and IncompatibleVersionErro
 
 from __future__ import annotations
 
+import itertools
 import threading
 import weakref
 from collections.abc import Iterator, Mapping
 from io import BufferedIOBase
-from typing import Any
-
-from jsonrpcclient import Error
+from typing import Any, TypeVar
 
 from registry_storage.driver import PathList, StorageDriver
-from registry_storage.errors import ProtocolError, StorageDriverError
+from registry_storage.errors import StorageDriverError
 from registry_storage.fileinfo import FileInfo
-from registry_storage.walkorder import is_after
-from registry_storage.wire.errors import PROTOCOL_STATE_ERROR
-from registry_storage.wire.values import fileinfo_from_wire
 
-from .connection import Attachment, Connection
+from . import calls
+from .calls import Program
+from .connection import Connection
 from .options import ProxyOptions
 from .session import Session
 from .streams import ProxyReadStream, write_chunks
 
-PAGED_VERSION = "1.1"
-"""The protocol version from which ``list`` and ``walk`` answer in pages and ``put_content.open`` exists."""
+T = TypeVar("T")
 
 
 def _detach(box: list[Session]) -> None:
     box[0].detach()
-
-
-def _cursor(result: object, driver: str) -> str | None:
-    """The ``cursor`` of a page (protocol 1.1): a string when more pages follow, absent or null at the end."""
-    cursor = result.get("cursor") if isinstance(result, dict) else None
-    if cursor is not None and not isinstance(cursor, str):
-        raise ProtocolError(f"malformed page {result!r}: cursor must be a string or null", driver=driver)
-    return cursor
-
-
-def _member(result: object, name: str, kind: type, driver: str) -> Any:
-    value = result.get(name) if isinstance(result, dict) else None
-    if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
-        raise ProtocolError(f"malformed answer {result!r}: expected {name!r} of type {kind.__name__}", driver=driver)
-    return value
 
 
 class ProxyDriver(StorageDriver):
@@ -104,13 +86,12 @@ class ProxyDriver(StorageDriver):
                 self._box[0] = Session.start(self.executable, self._launch_name, self._parameters, self.options)
             return self._box[0].connection
 
-    def _call(self, method: str, params: Mapping[str, Any], attachment: Attachment = b"") -> Any:
-        result, _ = self._connection().call(method, params, attachment)
-        return result
+    def _run(self, program: Program[T]) -> T:
+        return self._connection().run(program)
 
     def ping(self) -> None:
         """Check that the driver answers; raises DriverExitedError or DeadlineExceededError when it does not."""
-        self._call("ping", {})
+        self._run(calls.ping(self._connection().core))
 
     def __enter__(self) -> ProxyDriver:
         return self
@@ -128,37 +109,21 @@ class ProxyDriver(StorageDriver):
 
     def _get_content(self, path: str) -> bytes:
         connection = self._connection()
-        response, attachment = connection.wait(connection.submit("get_content", {"path": path}))
-        if isinstance(response, Error):
-            if response.code == PROTOCOL_STATE_ERROR:  # over the attachment limit: stream it instead
-                with self._read_stream(path, 0) as stream:
-                    return stream.read()
-            raise connection.error_from(response)
-        size = _member(response.result, "size", int, self.name)
-        if size != len(attachment):
-            raise ProtocolError(f"get_content announced {size} bytes but sent {len(attachment)}", driver=self.name)
-        return bytes(attachment)
+        options = self.options
+        return connection.run(calls.get_content(connection.core, path, options.chunk_bytes, options.stop_timeout))
 
     def _put_content(self, path: str, content: bytes) -> None:
         connection = self._connection()
-        limit = connection.peer_limits.max_attachment_bytes
-        if len(content) <= limit:
-            connection.call("put_content", {"path": path}, content)
-            return
-        if not self.session.info.speaks(PAGED_VERSION):
-            raise StorageDriverError(
-                f"put_content of {len(content)} bytes to {path} is over the driver's max_attachment_bytes ({limit})"
-                f" and protocol {self.session.info.protocol_version} has no put stream; write it with write_stream",
-                driver=self.name,
-            )
-        write_chunks(
-            connection,
+        options = self.options
+        program = calls.put_content(
+            connection.core,
             path,
-            None,
-            iter([content]),
-            chunk_bytes=self.options.chunk_bytes,
-            cancel_timeout=self.options.stop_timeout,
+            content,
+            paged=self.session.info.paged,
+            chunk_bytes=options.chunk_bytes,
+            cancel_timeout=options.stop_timeout,
         )
+        connection.run(program, source=iter((content,)))
 
     def _read_stream(self, path: str, offset: int) -> BufferedIOBase:
         return ProxyReadStream.open(
@@ -181,73 +146,34 @@ class ProxyDriver(StorageDriver):
         )
 
     def _stat(self, path: str) -> FileInfo:
-        return fileinfo_from_wire(self._call("stat", {"path": path}))
+        connection = self._connection()
+        return connection.run(calls.stat(connection.core, path))
 
     def _list(self, path: str) -> PathList:
-        if not self.session.info.speaks(PAGED_VERSION):
-            return self._strings(self._call("list", {"path": path}))
-        children: PathList = []
-        params: dict[str, Any] = {"path": path}
-        while True:
-            result = self._call("list", params)
-            children += self._strings(result)
-            cursor = _cursor(result, self.name)
-            if cursor is None:
-                return children
-            params = {"path": path, "cursor": cursor}
-
-    def _strings(self, result: object) -> PathList:
-        paths: list[Any] = _member(result, "paths", list, self.name)
-        if not all(isinstance(child, str) for child in paths):
-            raise ProtocolError(f"list answered paths that are not all strings: {paths!r}", driver=self.name)
-        return paths
+        connection = self._connection()
+        return connection.run(calls.list_paths(connection.core, path, paged=self.session.info.paged))
 
     def _walk(self, path: str, start_after: str | None = None) -> Iterator[FileInfo]:
-        if self.session.info.speaks(PAGED_VERSION):
-            params: dict[str, Any] = {"path": path}
-            if start_after is not None:
-                params["start_after"] = start_after
-            first = self._call("walk", params)  # raises now for a missing path
-            return self._walk_pages(path, first)
-        if self.session.info.can("walk"):
-            connection = self._connection()
-            response, _ = connection.wait(connection.submit("walk", {"path": path}))
-            if isinstance(response, Error) and response.code != PROTOCOL_STATE_ERROR:
-                raise connection.error_from(response)
-            if not isinstance(response, Error):
-                entries: list[Any] = _member(response.result, "entries", list, self.name)
-                infos = [fileinfo_from_wire(entry) for entry in entries]
-                return iter([info for info in infos if is_after(info.path, start_after)])
-            # the whole tree does not fit in one answer (over max_message_bytes): walk it by list and stat
-        return super()._walk(path, start_after)
-
-    def _walk_pages(self, path: str, result: object) -> Iterator[FileInfo]:
-        """The entries of a paged walk. The next page is asked for while this one is consumed, so at most two pages
-        are held; when the caller stops early the pending request is abandoned."""
         connection = self._connection()
-        while True:
-            entries: list[Any] = _member(result, "entries", list, self.name)
-            cursor = _cursor(result, self.name)
-            pending = None if cursor is None else connection.submit("walk", {"path": path, "cursor": cursor})
-            try:
-                yield from (fileinfo_from_wire(entry) for entry in entries)
-            except BaseException:
-                if pending is not None:
-                    connection.abandon(pending)
-                raise
-            if pending is None:
-                return
-            result, _ = connection.result(pending)
+        info = self.session.info
+        program = calls.walk(connection.core, path, start_after, driver_walks=info.can("walk"), paged=info.paged)
+        entries = connection.iterate(program)
+        first = next(entries, None)  # errors about ``path`` itself are raised by the call, not at the first item
+        if first is None:
+            return iter(())
+        return itertools.chain((first,), entries)
 
     def _move(self, source: str, destination: str) -> None:
-        self._call("move", {"source": source, "destination": destination})
+        connection = self._connection()
+        connection.run(calls.move(connection.core, source, destination))
 
     def _delete(self, path: str) -> None:
-        self._call("delete", {"path": path})
+        connection = self._connection()
+        connection.run(calls.delete(connection.core, path))
 
     def _url_for(self, path: str, **options: Any) -> str:
-        url: str = _member(self._call("url_for", {"path": path, "options": options}), "url", str, self.name)
-        return url
+        connection = self._connection()
+        return connection.run(calls.url_for(connection.core, path, options))
 
     def __repr__(self) -> str:
         return f"<ProxyDriver {self.name!r} pid={self.pid} executable={self.executable!r}>"

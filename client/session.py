@@ -6,25 +6,16 @@ section 10: a ``shutdown`` request, closing stdin, SIGTERM, SIGKILL, each step w
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Mapping
 from typing import Any
 
-from registry_storage.errors import (
-    DriverExitedError,
-    IncompatibleVersionError,
-    InvalidParameterError,
-    StorageDriverError,
-)
-from registry_storage.wire.startup import startup_error_in
+from registry_storage.errors import DriverExitedError, IncompatibleVersionError
 
+from . import calls
 from .connection import Connection
 from .handshake import DriverInfo, handshake
 from .options import ProxyOptions
 from .process import DriverProcess
-
-EXIT_USAGE = 2
-"""The exit status of a driver started with bad parameters (protocol.md section 10)."""
 
 
 class Session:
@@ -60,13 +51,15 @@ class Session:
             info = handshake(connection, options.protocol_versions, name, options.start_timeout)
         except DriverExitedError as exited:
             cls._stop(process, connection, options, shutdown=False)
-            typed = startup_error_in(exited.stderr_tail, name)
-            if isinstance(typed, InvalidParameterError) and exited.returncode == EXIT_USAGE:
-                raise typed from exited
-            raise
+            failure = calls.startup_failure(exited, name)
+            if failure is exited:
+                raise
+            raise failure from exited
         except BaseException as error:
             cls._stop(process, connection, options, shutdown=isinstance(error, IncompatibleVersionError))
             raise
+        finally:
+            process.release_parameters()
         connection.driver = info.name
         process.driver = info.name
         connection.peer_limits = info.limits
@@ -86,9 +79,8 @@ class Session:
     @staticmethod
     def _stop(process: DriverProcess, connection: Connection, options: ProxyOptions, *, shutdown: bool) -> int:
         step = options.stop_timeout
-        if shutdown and connection.failure is None:
-            with contextlib.suppress(StorageDriverError):
-                connection.call("shutdown", {}, timeout=step)
+        if shutdown:
+            connection.run(calls.shutdown(connection.core, step))
         connection.close_writer(step)
         status = process.stop(step)
         connection.join(step)

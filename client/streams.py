@@ -1,48 +1,21 @@
-"""Streams over the protocol (protocol.md section 7): a pipelined reader and a windowed writer.
+"""Streams over the protocol (protocol.md section 7) for the threaded proxy: a file-like reader and a writer.
 
-A read stream pulls chunks with ``stream.read``, keeping up to ``stream_window`` requests in flight so the pipe never
-idles, and holds at most that many chunks. It starts with one request and widens the window as full chunks arrive,
-so a small file costs one round trip and no wasted request. A write stream pushes chunks with ``stream.write`` and
-waits for the oldest answer whenever ``stream_window`` are unanswered, which bounds memory on both sides.
+The pulling and pushing are :mod:`.calls` programs shared with the asyncio proxy: a read stream keeps up to
+``stream_window`` ``stream.read`` requests in flight, widening from one as full chunks arrive; a write stream waits
+for the oldest answer whenever ``stream_window`` are unanswered, which bounds memory on both sides.
 """
 
 from __future__ import annotations
 
-import contextlib
 import io
 import threading
-from collections import deque
 from collections.abc import Iterator
 from typing import Any
 
-from registry_storage.errors import DeadlineExceededError, DriverExitedError, ProtocolError, StorageDriverError
-
-from .connection import Connection, PendingCall
+from .calls import ReadPuller, write_stream
+from .connection import Connection
 
 _Buffer = Any  # a writable bytes-like (bytearray, memoryview, array...), as io's readinto accepts
-
-
-def _stream_id(result: object, driver: str) -> int:
-    stream = result.get("stream") if isinstance(result, dict) else None
-    if not isinstance(stream, int) or isinstance(stream, bool):
-        raise ProtocolError(f"a stream was opened without an integer stream id: {result!r}", driver=driver)
-    return stream
-
-
-def _cancel(connection: Connection, stream: int, timeout: float, *, wait: bool = True) -> None:
-    """Send ``stream.cancel`` and, with ``wait``, wait up to ``timeout`` for its answer.
-
-    Errors are dropped: the stream is being given up anyway. After a deadline the answer is not awaited, so the
-    DeadlineExceededError reaches the caller promptly even when the driver hangs.
-    """
-    if connection.failure is not None:
-        return
-    with contextlib.suppress(StorageDriverError):
-        pending = connection.submit("stream.cancel", {"stream": stream}, timeout=timeout)
-        if wait:
-            connection.result(pending)
-        else:
-            connection.abandon(pending)
 
 
 def _check_open(stream: io.IOBase) -> None:
@@ -59,29 +32,13 @@ class ProxyReadStream(io.BufferedIOBase):
     threads; reads are serialised.
     """
 
-    def __init__(
-        self,
-        connection: Connection,
-        stream: int,
-        *,
-        chunk_bytes: int,
-        window: int,
-        cancel_timeout: float,
-        owner: object = None,
-    ) -> None:
+    def __init__(self, connection: Connection, puller: ReadPuller, *, owner: object = None) -> None:
         super().__init__()
         self._connection = connection
-        self._stream = stream
-        self._chunk_bytes = chunk_bytes
-        self._window = max(1, window)
-        self._cancel_timeout = cancel_timeout
+        self._puller = puller
         self._owner = owner  # keeps the proxy (and so its child) alive while the stream is in use
-        self._in_flight: deque[PendingCall] = deque()
         self._data: bytes | bytearray = b""
         self._position = 0
-        self._received = 0
-        self._at_end = False
-        self._error: BaseException | None = None
         self._lock = threading.Lock()
 
     @classmethod
@@ -96,69 +53,22 @@ class ProxyReadStream(io.BufferedIOBase):
         owner: object = None,
     ) -> ProxyReadStream:
         """Open ``path`` at ``offset`` on the driver; raises its error (PathNotFoundError...) at once."""
-        result, _ = connection.call("read_stream.open", {"path": path, "offset": offset})
-        limits = connection.peer_limits
-        return cls(
-            connection,
-            _stream_id(result, connection.driver),
-            chunk_bytes=min(chunk_bytes, limits.max_chunk_bytes),
-            window=limits.stream_window,
-            cancel_timeout=cancel_timeout,
-            owner=owner,
-        )
+        opening = ReadPuller.open(connection.core, path, offset, chunk_bytes=chunk_bytes, cancel_timeout=cancel_timeout)
+        return cls(connection, connection.run(opening), owner=owner)
 
     @property
     def stream_id(self) -> int:
         """The id the driver gave this stream."""
-        return self._stream
-
-    # -- pulling chunks ------------------------------------------------------------------------------------------
-
-    def _top_up(self) -> None:
-        wanted = min(self._window, self._received + 1)
-        while len(self._in_flight) < wanted:
-            params = {"stream": self._stream, "size": self._chunk_bytes}
-            self._in_flight.append(self._connection.submit("stream.read", params))
+        return self._puller.stream
 
     def _next_chunk(self) -> bool:
         """Make the next chunk current; False at the end of the stream."""
-        if self._error is not None:
-            raise self._error
-        while not self._at_end:
-            try:
-                self._top_up()
-                result, attachment = self._connection.result(self._in_flight.popleft())
-            except BaseException as error:
-                self._give_up(error)
-                raise
-            self._received += 1
-            if isinstance(result, dict) and result.get("eof") is True:
-                self._at_end = True
-                self._abandon_in_flight()
-            else:
-                self._top_up_quietly()
-            if attachment:
-                self._data = attachment
-                self._position = 0
-                return True
-        return False
-
-    def _top_up_quietly(self) -> None:
-        """Ask for more while the caller consumes this chunk; a failure here shows at the next wait."""
-        with contextlib.suppress(StorageDriverError):
-            self._top_up()
-
-    def _abandon_in_flight(self) -> None:
-        while self._in_flight:
-            self._connection.abandon(self._in_flight.popleft())
-
-    def _give_up(self, error: BaseException) -> None:
-        self._error = error
-        self._abandon_in_flight()
-        if not self._at_end and not isinstance(error, DriverExitedError):
-            wait = not isinstance(error, DeadlineExceededError)
-            _cancel(self._connection, self._stream, self._cancel_timeout, wait=wait)
-        self._at_end = True
+        chunk = self._connection.run(self._puller.next_chunk())
+        if chunk is None:
+            return False
+        self._data = chunk
+        self._position = 0
+        return True
 
     def _available(self) -> int:
         return len(self._data) - self._position
@@ -242,10 +152,7 @@ class ProxyReadStream(io.BufferedIOBase):
             return
         with self._lock:
             try:
-                if not self._at_end:
-                    self._at_end = True
-                    self._abandon_in_flight()
-                    _cancel(self._connection, self._stream, self._cancel_timeout)
+                self._connection.run(self._puller.close())
             finally:
                 self._data = b""
                 super().close()
@@ -254,7 +161,7 @@ class ProxyReadStream(io.BufferedIOBase):
 def write_chunks(
     connection: Connection,
     path: str,
-    offset: int | None,
+    offset: int,
     chunks: Iterator[bytes],
     *,
     chunk_bytes: int,
@@ -262,45 +169,7 @@ def write_chunks(
 ) -> int:
     """Write every chunk to ``path`` at ``offset`` through a write stream; return the bytes written.
 
-    With ``offset`` None the stream is a put stream (``put_content.open``, protocol 1.1): the driver replaces the
-    whole content atomically when the stream is closed, and a cancelled put changes nothing.
-
-    Chunks are split to at most ``chunk_bytes`` (and the driver's ``max_chunk_bytes``); at most ``stream_window``
-    ``stream.write`` requests are unanswered at once. If anything fails midway (the source raises, the driver
-    answers an error, a deadline passes), the stream is cancelled with ``stream.cancel`` and the error propagates
-    unchanged. The cancel's answer is awaited (up to ``cancel_timeout``), so the driver has kept the base plus a
-    prefix when this returns, except after a deadline: a driver that stopped answering may still be writing then.
+    See :func:`registry_storage.client.calls.write_stream`: windowed, cancelled and settled on any failure.
     """
-    if offset is None:
-        result, _ = connection.call("put_content.open", {"path": path})
-    else:
-        result, _ = connection.call("write_stream.open", {"path": path, "offset": offset})
-    stream = _stream_id(result, connection.driver)
-    limits = connection.peer_limits
-    limit = max(1, min(chunk_bytes, limits.max_chunk_bytes, limits.max_attachment_bytes))
-    window = max(1, limits.stream_window)
-    params = {"stream": stream}
-    in_flight: deque[PendingCall] = deque()
-    closing = False
-    try:
-        for chunk in chunks:
-            view = memoryview(chunk) if len(chunk) > limit else None
-            for start in range(0, len(chunk), limit):
-                if len(in_flight) >= window:
-                    connection.result(in_flight.popleft())
-                piece = chunk if view is None else view[start : start + limit]
-                in_flight.append(connection.submit("stream.write", params, piece))
-        while in_flight:
-            connection.result(in_flight.popleft())
-        closing = True
-        result, _ = connection.call("stream.close", params)
-    except BaseException as error:
-        while in_flight:
-            connection.abandon(in_flight.popleft())
-        if not closing and not isinstance(error, DriverExitedError):
-            _cancel(connection, stream, cancel_timeout, wait=not isinstance(error, DeadlineExceededError))
-        raise
-    written = result.get("written") if isinstance(result, dict) else None
-    if not isinstance(written, int) or isinstance(written, bool):
-        raise ProtocolError(f"stream.close answered {result!r}, expected {{'written': n}}", driver=connection.driver)
-    return written
+    program = write_stream(connection.core, path, offset, chunk_bytes=chunk_bytes, cancel_timeout=cancel_timeout)
+    return connection.run(program, source=chunks)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import abc
 import builtins
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterator, Mapping
 from contextlib import contextmanager
 from io import BufferedIOBase
 from types import TracebackType
@@ -45,6 +45,12 @@ def _attributed(driver: str) -> Generator[None, None, None]:
         if not error.driver:
             error.driver = driver
         raise
+
+
+def check_url_options(options: Mapping[str, object]) -> None:
+    """Raise InvalidParameterError for a ``url_for`` option named ``path`` or ``self``, which no driver takes."""
+    for reserved in sorted(_RESERVED_OPTIONS.intersection(options)):
+        raise InvalidParameterError(reserved, "is not a url_for option (the name is reserved)")
 
 
 def _check_offset(path: str, offset: object) -> int:
@@ -176,8 +182,7 @@ class StorageDriver(abc.ABC):
         """
         with _attributed(self.name):
             check_path(path)
-            for reserved in _RESERVED_OPTIONS.intersection(options):
-                raise InvalidParameterError(reserved, "is not a url_for option (the name is reserved)")
+            check_url_options(options)
             return self._url_for(path, **options)
 
     # -- lifecycle ---------------------------------------------------------------------------------------------

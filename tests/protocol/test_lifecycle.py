@@ -246,7 +246,7 @@ def test_a_bad_parameter_line_names_the_parameter_and_the_accepted_ones() -> Non
     completed = run_driver([*driver_command("filesystem"), '{"root": "/tmp"}'])
     assert completed.returncode == 2
     data = _startup_error(completed.stderr, "filesystem")["data"]
-    assert (data["parameter"], data["accepted"]) == ("root", ["rootdirectory"])
+    assert (data["parameter"], data["accepted"]) == ("root", ["maxthreads", "rootdirectory"])
     assert "unknown" in data["reason"]
 
 

@@ -227,7 +227,7 @@ def test_the_python_drivers_bad_parameters_raise_invalid_parameter_error_through
     with pytest.raises(InvalidParameterError) as raised:
         registry_storage.create("filesystem", {"root": "/tmp"}, out_of_process=True)
     assert raised.value.parameter == "root"
-    assert raised.value.accepted == ["rootdirectory"]
+    assert raised.value.accepted == ["maxthreads", "rootdirectory"]
     assert raised.value.driver == "filesystem"
 
 
