@@ -18,6 +18,7 @@ from jsonrpcclient import Error
 from registry_storage.driver import PathList, StorageDriver
 from registry_storage.errors import ProtocolError, StorageDriverError
 from registry_storage.fileinfo import FileInfo
+from registry_storage.observability import metrics
 from registry_storage.wire.errors import PROTOCOL_STATE_ERROR
 from registry_storage.wire.values import fileinfo_from_wire
 
@@ -64,6 +65,7 @@ class ProxyDriver(StorageDriver):
         self._box = [session]
         self._finalizer = weakref.finalize(self, _detach, self._box)
         self.name = session.info.name
+        metrics.include_child(self)
 
     # -- sessions ------------------------------------------------------------------------------------------------
 
@@ -90,6 +92,7 @@ class ProxyDriver(StorageDriver):
             if self._box[0] is session:
                 session.stop()
                 self._box[0] = Session.start(self.executable, self._launch_name, self._parameters, self.options)
+                metrics.count_restart(self.name)
             return self._box[0].connection
 
     def _call(self, method: str, params: Mapping[str, Any], attachment: Attachment = b"") -> Any:
@@ -99,6 +102,18 @@ class ProxyDriver(StorageDriver):
     def ping(self) -> None:
         """Check that the driver answers; raises DriverExitedError or DeadlineExceededError when it does not."""
         self._call("ping", {})
+
+    def driver_metrics(self) -> str:
+        """The child's own metrics in the Prometheus text format ("" when it has none: no ``metrics`` capability).
+
+        Every scrape of this process's ``prometheus_client.REGISTRY`` includes them, labelled ``process="child"``.
+        Raises DriverExitedError or DeadlineExceededError (after ``options.stop_timeout``) when the child is gone.
+        """
+        if self._closed or not self.session.info.can("metrics"):
+            return ""
+        result, _ = self.session.connection.call("metrics", {}, timeout=self.options.stop_timeout)
+        text: str = _member(result, "text", str, self.name)
+        return text
 
     def __enter__(self) -> ProxyDriver:
         return self

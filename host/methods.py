@@ -25,6 +25,8 @@ from jsonrpcserver import Error, Result, Success
 import registry_storage
 from registry_storage.driver import StorageDriver
 from registry_storage.errors import IncompatibleVersionError, InvalidOffsetError, ProtocolError, StorageDriverError
+from registry_storage.observability import metrics as driver_metrics
+from registry_storage.observability import tracing
 from registry_storage.wire import Limits, choose_version, dumps, error_to_wire, fileinfo_to_wire, loads
 from registry_storage.wire import errors as codes
 from registry_storage.wire.handshake import IMPLEMENTATION
@@ -163,6 +165,7 @@ def build_methods(session: Session) -> dict[str, Method]:
                 "walk": True,
                 "cancel": True,
                 "concurrent": True,
+                "metrics": driver_metrics.AVAILABLE,
             },
             "limits": session.limits.to_wire(),
         }
@@ -172,6 +175,9 @@ def build_methods(session: Session) -> dict[str, Method]:
 
     def shutdown(call: Call, **_: object) -> object:
         return None
+
+    def metrics(call: Call, **_: object) -> object:
+        return {"format": "prometheus-text-0.0.4", "text": driver_metrics.exposition()}
 
     def cancel(call: Call, **params: object) -> object:
         session.cancel(params.get("id"))
@@ -264,6 +270,7 @@ def build_methods(session: Session) -> dict[str, Method]:
         "handshake": handshake,
         "ping": ping,
         "shutdown": shutdown,
+        "metrics": metrics,
         "$/cancel": cancel,
         "get_content": get_content,
         "put_content": put_content,
@@ -311,15 +318,24 @@ class Dispatcher:
         self._driver = driver
 
     def dispatch(self, message: object, call: Call) -> bytes | None:
-        """The response to the parsed ``message`` (None for a notification); attachments travel in ``call``."""
-        reply = jsonrpcserver.dispatch(
-            cast(str, message),
-            methods=self._methods,
-            context=call,
-            deserializer=_already_parsed,
-            validator=_validate,
-            serializer=self._serialize,
-        )
+        """The response to the parsed ``message`` (None for a notification); attachments travel in ``call``.
+
+        The method runs under the trace context the request's ``trace_context`` member carries, if any, so the
+        driver's spans are children of the caller's.
+        """
+        remote = tracing.attach_remote(message)
+        try:
+            reply = jsonrpcserver.dispatch(
+                cast(str, message),
+                methods=self._methods,
+                context=call,
+                deserializer=_already_parsed,
+                validator=_validate,
+                serializer=self._serialize,
+            )
+        finally:
+            if remote is not None:
+                tracing.deactivate(remote)
         return cast(bytes, reply) or None
 
     def dispatch_unparsed(self, data: bytes) -> bytes:

@@ -227,6 +227,11 @@ class Failure(NamedTuple):
         return cls(type(error).__name__, str(error))
 
 
+def unwrap(stream: io.BufferedIOBase) -> io.BufferedIOBase:
+    """The driver's own stream behind an observed one (``stream`` itself when it is not observed)."""
+    return stream.wrapped if isinstance(stream, ObservedReadStream) else stream
+
+
 class ObservedReadStream(io.BufferedIOBase):
     """A driver's read stream that counts the bytes read and ends its call's span when closed.
 
@@ -321,4 +326,5 @@ __all__ = [
     "add_recorder",
     "observe",
     "remove_recorder",
+    "unwrap",
 ]
