@@ -121,10 +121,15 @@ def observe(driver: str, action: str, **attributes: Any) -> Unobserved:
     if not OBSERVERS.active:
         return Unobserved(driver)
     recorders = OBSERVERS.recorders
-    span = tracing.start_span(
-        f"registry_storage.{action}",
-        {"registry_storage.driver": driver, **{f"registry_storage.{key}": value for key, value in attributes.items()}},
-    )
+    span = None
+    if tracing.provider_configured():
+        span = tracing.start_span(
+            f"registry_storage.{action}",
+            {
+                "registry_storage.driver": driver,
+                **{f"registry_storage.{key}": value for key, value in attributes.items()},
+            },
+        )
     if span is None and not recorders:
         return Unobserved(driver)
     return ObservedCall(driver, action, span, recorders)

@@ -88,12 +88,24 @@ class MetricsRecorder:
             registry=registry,
         )
 
+        self._in_flight_of: dict[str, Any] = {}
+        self._seconds_of: dict[tuple[str, str], Any] = {}
+
+    def _in_flight(self, driver: str) -> Any:
+        gauge = self._in_flight_of.get(driver)
+        if gauge is None:  # labels() takes a lock and builds a key: once per driver, not once per call
+            gauge = self._in_flight_of[driver] = self.in_flight.labels(driver)
+        return gauge
+
     def started(self, driver: str, action: str) -> None:
-        self.in_flight.labels(driver).inc()
+        self._in_flight(driver).inc()
 
     def finished(self, driver: str, action: str, seconds: float, error: BaseException | None) -> None:
-        self.in_flight.labels(driver).dec()
-        self.action_seconds.labels(driver, action).observe(seconds)
+        self._in_flight(driver).dec()
+        histogram = self._seconds_of.get((driver, action))
+        if histogram is None:
+            histogram = self._seconds_of[(driver, action)] = self.action_seconds.labels(driver, action)
+        histogram.observe(seconds)
         if error is not None:
             self.errors.labels(driver, type(error).__name__).inc()
             if isinstance(error, DeadlineExceededError):
