@@ -10,7 +10,7 @@ from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
 from registry_storage.client import ProxyDriver, ProxyOptions
-from registry_storage.errors import DeadlineExceededError, DriverExitedError
+from registry_storage.errors import DeadlineExceededError, DriverExitedError, UnsupportedMethodError
 
 FAKE_DRIVER = Path(__file__).parent.parent / "protocol" / "fake_driver.py"
 
@@ -34,6 +34,16 @@ def test_the_childs_metrics_join_the_parents_scrape() -> None:
         proxy.put_content("/a", b"hello")
         for _ in range(3):
             proxy.stat("/a")
+        proxy.get_content("/a")
+        proxy.write_stream("/b", 0, [b"xy"])
+        with proxy.read_stream("/b") as stream:
+            stream.read()
+        proxy.list("/")
+        list(proxy.walk("/"))
+        proxy.move("/b", "/c")
+        proxy.delete("/c")
+        with pytest.raises(UnsupportedMethodError):
+            proxy.url_for("/a")
         text = proxy.driver_metrics()
         child = {
             (sample.name, tuple(sorted(sample.labels.items()))): sample.value
@@ -42,8 +52,12 @@ def test_the_childs_metrics_join_the_parents_scrape() -> None:
         }
         key = ("registry_storage_action_seconds_count", (("action", "stat"), ("driver", "inmemory")))
         assert child[key] == 3
+        for action in ("put_content", "get_content", "write_stream", "read_stream", "list", "walk", "move", "delete"):
+            assert child[("registry_storage_action_seconds_count", (("action", action), ("driver", "inmemory")))] == 1
         written = ("registry_storage_bytes_total", (("direction", "written"), ("driver", "inmemory")))
-        assert child[written] == 5
+        assert child[written] == 5 + 2
+        unsupported = ("registry_storage_errors_total", (("driver", "inmemory"), ("error", "UnsupportedMethodError")))
+        assert child[unsupported] == 1
         scraped = _value("registry_storage_action_seconds_count", driver="inmemory", action="stat", process="child")
         assert scraped == 3
     scraped_after = _value("registry_storage_action_seconds_count", driver="inmemory", action="stat", process="child")

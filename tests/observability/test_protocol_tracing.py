@@ -14,9 +14,21 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from registry_storage.client import ProxyDriver, ProxyOptions
+from registry_storage.errors import UnsupportedMethodError
 from registry_storage.observability import tracing
 
 TRACED_HOST = Path(__file__).with_name("traced_host.py")
+EVERY_ACTION = (
+    "put_content",
+    "get_content",
+    "write_stream",
+    "read_stream",
+    "list",
+    "walk",
+    "move",
+    "delete",
+    "url_for",
+)
 
 
 def _spans_in(path: Path) -> list[dict[str, Any]]:
@@ -44,13 +56,19 @@ def test_child_spans_are_children_of_the_callers_span(
             assert proxy.write_stream("/a/c", 0, io.BytesIO(b"streamed")) == 8
             with proxy.read_stream("/a/c") as stream:
                 assert stream.read() == b"streamed"
+            assert proxy.list("/a") == ["/a/b", "/a/c"]
+            assert len(list(proxy.walk("/"))) == 3
+            proxy.move("/a/c", "/d")
+            proxy.delete("/d")
+            with pytest.raises(UnsupportedMethodError):
+                proxy.url_for("/a/b")
         untraced = proxy.stat("/a/b")
     assert untraced.size == 5
     trace_id = f"{request.get_span_context().trace_id:032x}"
     parent = {span.name: span for span in spans.get_finished_spans() if span.name.startswith("registry_storage.")}
     child = _spans_in(span_file)
     by_name = {span["name"]: span for span in child if span["trace_id"] == trace_id}
-    for action in ("put_content", "get_content", "write_stream", "read_stream"):
+    for action in EVERY_ACTION:
         name = f"registry_storage.{action}"
         assert name in by_name, [span["name"] for span in child]
         assert by_name[name]["parent_id"] == f"{parent[name].context.span_id:016x}"
@@ -58,6 +76,8 @@ def test_child_spans_are_children_of_the_callers_span(
     assert by_name["backend.get_object"]["parent_id"] == by_name["registry_storage.get_content"]["span_id"]
     assert by_name["registry_storage.write_stream"]["attributes"]["registry_storage.bytes"] == 8
     assert by_name["registry_storage.read_stream"]["attributes"]["registry_storage.bytes"] == 8
+    assert by_name["registry_storage.url_for"]["attributes"]["error.type"] == "UnsupportedMethodError"
+    assert by_name["registry_storage.move"]["attributes"]["registry_storage.destination"] == "/d"
     stat = [span for span in child if span["name"] == "registry_storage.stat"]
     assert len(stat) == 1
     assert stat[0]["trace_id"] == f"{parent['registry_storage.stat'].context.trace_id:032x}"
