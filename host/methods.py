@@ -270,7 +270,6 @@ def build_methods(session: Session) -> dict[str, Method]:
         "handshake": handshake,
         "ping": ping,
         "shutdown": shutdown,
-        "metrics": metrics,
         "$/cancel": cancel,
         "get_content": get_content,
         "put_content": put_content,
@@ -287,6 +286,8 @@ def build_methods(session: Session) -> dict[str, Method]:
         "stream.close": stream_close,
         "stream.cancel": stream_cancel,
     }
+    if driver_metrics.AVAILABLE:
+        table["metrics"] = metrics
     return {name: _guard(name, function, driver.name) for name, function in table.items()}
 
 
@@ -325,17 +326,20 @@ class Dispatcher:
         """
         remote = tracing.attach_remote(message)
         try:
-            reply = jsonrpcserver.dispatch(
-                cast(str, message),
-                methods=self._methods,
-                context=call,
-                deserializer=_already_parsed,
-                validator=_validate,
-                serializer=self._serialize,
-            )
+            return self._dispatch(message, call)
         finally:
             if remote is not None:
                 tracing.deactivate(remote)
+
+    def _dispatch(self, message: object, call: Call) -> bytes | None:
+        reply = jsonrpcserver.dispatch(
+            cast(str, message),
+            methods=self._methods,
+            context=call,
+            deserializer=_already_parsed,
+            validator=_validate,
+            serializer=self._serialize,
+        )
         return cast(bytes, reply) or None
 
     def dispatch_unparsed(self, data: bytes) -> bytes:
