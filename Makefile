@@ -49,6 +49,7 @@ test: setup lint typecheck
 
 bench: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python bench/run.py
+	$(BIN)/python bench/observability.py
 
 clean:
 	rm -rf $(VENV) $(TOOLS) build dist *.egg-info

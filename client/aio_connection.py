@@ -403,7 +403,7 @@ class AsyncConnection:
                 pending.future.set_result((response, attachment))
         orphans = core.orphan_cancel_frames()
         if orphans and core.failure is None and not self._writer_closed:
-            self._enqueue(orphans)
+            self._enqueue(list[bytes | memoryview](orphans))
 
     async def _explain_exit(self) -> None:
         try:

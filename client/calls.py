@@ -346,6 +346,13 @@ def url_for(core: ClientCore[Any], path: str, options: Mapping[str, Any]) -> Pro
     return url
 
 
+def driver_metrics(core: ClientCore[Any], timeout: float) -> Program[str]:
+    """The driver's own metrics in the Prometheus text format (the ``metrics`` method)."""
+    result, _ = yield from call(core, "metrics", {}, timeout=timeout)
+    text: str = member(result, "text", str, core.driver)
+    return text
+
+
 def ping(core: ClientCore[Any]) -> Program[None]:
     yield from call(core, "ping", {})
 

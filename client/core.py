@@ -21,6 +21,7 @@ from jsonrpcclient import Error, Ok, notification, parse
 from jsonrpcclient.requests import request_pure
 
 from registry_storage.errors import ProtocolError, StorageDriverError
+from registry_storage.observability.tracing import with_trace_context
 from registry_storage.wire.errors import error_from_wire
 from registry_storage.wire.frames import Frame, FrameDecoder, FrameError, encode_frame
 from registry_storage.wire.handshake import Limits
@@ -35,7 +36,11 @@ _logger = logging.getLogger("registry_storage.client")
 
 
 def request_message(method: str, params: Mapping[str, Any], request_id: int) -> dict[str, Any]:
-    """The request object; jsonrpcclient leaves out empty params, which the protocol always sends as an object."""
+    """The request object; jsonrpcclient leaves out empty params, which the protocol always sends as an object.
+
+    The caller's trace context rides along as the optional ``trace_context`` member (protocol.md section 4).
+    """
+    params = with_trace_context(params)
     if not params:
         return {"jsonrpc": "2.0", "method": method, "params": {}, "id": request_id}
     message: dict[str, Any] = request_pure(_NO_IDS, method, dict(params), request_id)

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from registry_storage.driver import PathList, StorageDriver
 from registry_storage.errors import StorageDriverError
 from registry_storage.fileinfo import FileInfo
+from registry_storage.observability import metrics
 
 from . import calls
 from .calls import Program
@@ -58,6 +59,7 @@ class ProxyDriver(StorageDriver):
         self._box = [session]
         self._finalizer = weakref.finalize(self, _detach, self._box)
         self.name = session.info.name
+        metrics.include_child(self)
 
     # -- sessions ------------------------------------------------------------------------------------------------
 
@@ -84,6 +86,7 @@ class ProxyDriver(StorageDriver):
             if self._box[0] is session:
                 session.stop()
                 self._box[0] = Session.start(self.executable, self._launch_name, self._parameters, self.options)
+                metrics.count_restart(self.name)
             return self._box[0].connection
 
     def _run(self, program: Program[T]) -> T:
@@ -92,6 +95,17 @@ class ProxyDriver(StorageDriver):
     def ping(self) -> None:
         """Check that the driver answers; raises DriverExitedError or DeadlineExceededError when it does not."""
         self._run(calls.ping(self._connection().core))
+
+    def driver_metrics(self) -> str:
+        """The child's own metrics in the Prometheus text format ("" when it has none: no ``metrics`` capability).
+
+        Every scrape of this process's ``prometheus_client.REGISTRY`` includes them, labelled ``process="child"``.
+        Raises DriverExitedError or DeadlineExceededError (after ``options.stop_timeout``) when the child is gone.
+        """
+        if self._closed or not self.session.info.can("metrics"):
+            return ""
+        connection = self.session.connection
+        return connection.run(calls.driver_metrics(connection.core, self.options.stop_timeout))
 
     def __enter__(self) -> ProxyDriver:
         return self

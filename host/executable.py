@@ -20,6 +20,7 @@ import sys
 
 from registry_storage.errors import InvalidParameterError, InvalidStorageDriverError, StorageDriverError
 from registry_storage.factory import EXECUTABLE_PREFIX, create_in_process
+from registry_storage.observability import tracing
 from registry_storage.wire import loads
 from registry_storage.wire.handshake import PROTOCOL_VERSION
 from registry_storage.wire.startup import format_startup_error
@@ -148,7 +149,11 @@ def run(name: str, arguments: list[str]) -> int:
 
     from . import serve  # noqa: PLC0415 - jsonrpcserver is imported only once the driver exists
 
-    return serve(driver)
+    tracing.configure_from_environment()
+    try:
+        return serve(driver)
+    finally:
+        tracing.shutdown()
 
 
 def main() -> None:

@@ -25,6 +25,8 @@ from jsonrpcserver import Error, Result, Success
 import registry_storage
 from registry_storage.driver import StorageDriver
 from registry_storage.errors import IncompatibleVersionError, InvalidOffsetError, ProtocolError, StorageDriverError
+from registry_storage.observability import metrics as driver_metrics
+from registry_storage.observability import tracing
 from registry_storage.paths import check_path, is_valid_path
 from registry_storage.wire import Limits, choose_version, dumps, error_to_wire, fileinfo_to_wire, loads
 from registry_storage.wire import errors as codes
@@ -208,6 +210,7 @@ def build_methods(session: Session) -> dict[str, Method]:
                 "walk": True,
                 "cancel": True,
                 "concurrent": True,
+                "metrics": driver_metrics.AVAILABLE,
             },
             "limits": session.limits.to_wire(),
         }
@@ -217,6 +220,9 @@ def build_methods(session: Session) -> dict[str, Method]:
 
     def shutdown(call: Call, /, **_: object) -> object:
         return None
+
+    def metrics(call: Call, /, **_: object) -> object:
+        return {"format": "prometheus-text-0.0.4", "text": driver_metrics.exposition()}
 
     def cancel(call: Call, /, **params: object) -> object:
         session.cancel(params.get("id"))
@@ -350,6 +356,8 @@ def build_methods(session: Session) -> dict[str, Method]:
         "stream.close": stream_close,
         "stream.cancel": stream_cancel,
     }
+    if driver_metrics.AVAILABLE:
+        table["metrics"] = metrics
     return {name: _guard(name, function, driver.name) for name, function in table.items()}
 
 
@@ -381,7 +389,19 @@ class Dispatcher:
         self._driver = driver
 
     def dispatch(self, message: object, call: Call) -> bytes | None:
-        """The response to the parsed ``message`` (None for a notification); attachments travel in ``call``."""
+        """The response to the parsed ``message`` (None for a notification); attachments travel in ``call``.
+
+        The method runs under the trace context the request's ``trace_context`` member carries, if any, so the
+        driver's spans are children of the caller's.
+        """
+        remote = tracing.attach_remote(message)
+        try:
+            return self._dispatch(message, call)
+        finally:
+            if remote is not None:
+                tracing.deactivate(remote)
+
+    def _dispatch(self, message: object, call: Call) -> bytes | None:
         reply = jsonrpcserver.dispatch(
             cast(str, message),
             methods=self._methods,

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import contextvars
 import logging
 import threading
 import time
@@ -155,9 +156,9 @@ class WriteStream(Stream):
         self._finished = False
         self._written = 0
         self._error: BaseException | None = None
-        self._thread = threading.Thread(
-            target=self._write,
-            args=(driver, path, offset),
+        self._thread = threading.Thread(  # in the opener's context: the write's span joins the caller's trace
+            target=contextvars.copy_context().run,
+            args=(self._write, driver, path, offset),
             name=f"registry-storage-write-{stream_id}",
             daemon=True,
         )

@@ -2,6 +2,7 @@
 
 The public methods are final: they validate paths and offsets once, for every driver, then call the protected
 ``_``-prefixed methods a driver implements. Errors a driver raises without a driver name get ``self.name`` filled in.
+Every public call is observed there too (:mod:`registry_storage.observability`): a span, its metrics, its bytes.
 The full contract of each method is in the public method's docstring (and DESIGN.md section 3).
 """
 
@@ -23,6 +24,7 @@ from registry_storage.errors import (
     UnsupportedMethodError,
 )
 from registry_storage.fileinfo import FileInfo
+from registry_storage.observability.calls import READ, WRITTEN, observe
 from registry_storage.paths import ROOT, check_path
 from registry_storage.streams import ByteSource, iter_chunks
 from registry_storage.walkorder import Step, step
@@ -77,9 +79,11 @@ class StorageDriver(abc.ABC):
 
         Raises PathNotFoundError when nothing, or a directory, is at ``path``.
         """
-        with _attributed(self.name):
+        with observe(self.name, "get_content", path=path) as call:
             check_path(path)
-            return self._get_content(path)
+            content = self._get_content(path)
+            call.moved(READ, len(content))
+            return content
 
     def read_stream(self, path: str, offset: int = 0) -> BufferedIOBase:
         """Open the file at ``path`` for reading from byte ``offset``; the caller closes the stream.
@@ -87,16 +91,16 @@ class StorageDriver(abc.ABC):
         An ``offset`` at or past the end gives a stream at EOF at once. Raises InvalidOffsetError for a negative
         offset and PathNotFoundError when no file is at ``path`` (at any offset).
         """
-        with _attributed(self.name):
+        with observe(self.name, "read_stream", path=path, offset=offset) as call:
             check_path(path)
-            return self._read_stream(path, _check_offset(path, offset))
+            return call.stream(self._read_stream(path, _check_offset(path, offset)))
 
     def stat(self, path: str) -> FileInfo:
         """Describe ``path``: a file (its size and mod_time) or a directory (size 0); ``/`` is always a directory.
 
         Raises PathNotFoundError when nothing is at or below ``path``.
         """
-        with _attributed(self.name):
+        with observe(self.name, "stat", path=path):
             check_path(path, allow_root=True)
             return self._stat(path)
 
@@ -105,7 +109,7 @@ class StorageDriver(abc.ABC):
 
         ``list("/")`` always works (``[]`` on an empty store). Raises PathNotFoundError for a missing path or a file.
         """
-        with _attributed(self.name):
+        with observe(self.name, "list", path=path):
             check_path(path, allow_root=True)
             return self._list(path)
 
@@ -118,12 +122,11 @@ class StorageDriver(abc.ABC):
         no entry is left out). Raises PathNotFoundError (at the call, not at the first item) when ``path`` is missing
         or a file, whatever ``start_after`` is, and InvalidPathError for an invalid ``path`` or ``start_after``.
         """
-        with _attributed(self.name):
+        with observe(self.name, "walk", path=path) as call:
             check_path(path, allow_root=True)
             if start_after is not None:
                 check_path(start_after, allow_root=True)
-            entries = self._walk(path, start_after)
-        return self._attributed_entries(entries)
+            return call.entries(self._attributed_entries(self._walk(path, start_after)))
 
     def _attributed_entries(self, entries: Iterator[FileInfo]) -> Iterator[FileInfo]:
         with _attributed(self.name):
@@ -136,11 +139,12 @@ class StorageDriver(abc.ABC):
 
         Raises PathConflictError when ``path`` is a directory or lies below a file.
         """
-        with _attributed(self.name):
+        with observe(self.name, "put_content", path=path) as call:
             check_path(path)
             if not isinstance(content, (bytes, bytearray, memoryview)):
                 raise TypeError(f"content must be bytes, not {type(content).__name__}")
             self._put_content(path, bytes(content))
+            call.moved(WRITTEN, len(content))
 
     def write_stream(self, path: str, offset: int, reader: ByteSource) -> int:
         """Write everything ``reader`` yields to ``path`` at ``offset``; return the number of bytes read.
@@ -150,9 +154,11 @@ class StorageDriver(abc.ABC):
         first k bytes read for some k, ``stat(path).size`` tells ``offset + k``, and the error propagates, so the
         caller can resume from there. Raises InvalidOffsetError for a negative offset.
         """
-        with _attributed(self.name):
+        with observe(self.name, "write_stream", path=path, offset=offset) as call:
             check_path(path)
-            return self._write_stream(path, _check_offset(path, offset), iter_chunks(reader))
+            written = self._write_stream(path, _check_offset(path, offset), iter_chunks(reader))
+            call.moved(WRITTEN, written)
+            return written
 
     def move(self, source: str, destination: str) -> None:
         """Move the file ``source`` to ``destination``, replacing it and creating its parents.
@@ -160,7 +166,7 @@ class StorageDriver(abc.ABC):
         Raises PathNotFoundError(source) when source is missing, leaving destination untouched; PathConflictError,
         before anything changes, when source is a directory or destination is a directory or lies below a file.
         """
-        with _attributed(self.name):
+        with observe(self.name, "move", path=source, destination=destination):
             check_path(source)
             check_path(destination)
             self._move(source, destination)
@@ -170,7 +176,7 @@ class StorageDriver(abc.ABC):
 
         Raises PathNotFoundError when nothing is at ``path``.
         """
-        with _attributed(self.name):
+        with observe(self.name, "delete", path=path):
             check_path(path)
             self._delete(path)
 
@@ -180,7 +186,7 @@ class StorageDriver(abc.ABC):
         Raises UnsupportedMethodError when the driver cannot make one, and InvalidParameterError for an option named
         ``path`` or ``self``, which no driver takes (they would collide with the arguments of the method).
         """
-        with _attributed(self.name):
+        with observe(self.name, "url_for", path=path):
             check_path(path)
             check_url_options(options)
             return self._url_for(path, **options)

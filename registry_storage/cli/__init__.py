@@ -13,10 +13,11 @@ from collections.abc import Sequence
 from typing import NoReturn, cast
 
 from registry_storage import __version__
-from registry_storage.cli import browse, check, files, listing, transfer
+from registry_storage.cli import browse, check, files, listing, transfer, urls
 from registry_storage.cli.output import BrokenOutputError, one_line
 from registry_storage.cli.selection import UsageError
 from registry_storage.errors import InvalidParameterError, InvalidStorageDriverError, PathNotFoundError
+from registry_storage.observability import CallSummary, add_recorder, remove_recorder
 
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
@@ -39,6 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog=PROGRAM, description=__doc__)
     parser.add_argument("--version", action="version", version=f"registry-storage {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    parser.add_argument(
+        "--trace", action="store_true", help="print a per-call timing summary of the storage calls to stderr at the end"
+    )
     subparsers = cast(
         "argparse._SubParsersAction[argparse.ArgumentParser]",
         parser.add_subparsers(title="commands", metavar="COMMAND"),
@@ -48,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     files.add_parsers(subparsers)
     transfer.add_parsers(subparsers)
     listing.add_parser(subparsers)
+    urls.add_parser(subparsers)
     return parser
 
 
@@ -58,6 +63,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not hasattr(args, "run"):
         parser.print_help()
         return EXIT_USAGE
+    summary = CallSummary() if args.trace else None
+    if summary is not None:
+        add_recorder(summary)
     try:
         status: int = args.run(args)
     except UsageError as error:
@@ -72,6 +80,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except Exception as error:  # the CLI's promise: one line, no traceback, unless --debug
         return _fail(args, error, EXIT_FAILURE)
+    finally:
+        if summary is not None:
+            remove_recorder(summary)
+            sys.stderr.write(summary.report())
     return status
 
 

@@ -198,7 +198,9 @@ def test_a_driver_that_dies_fails_all_hundred_waiting_tasks_promptly(tmp_path: P
             assert not pending, "tasks still wait for a dead driver"
             errors = [task.exception() for task in done]
             assert all(isinstance(error, DriverExitedError) for error in errors), errors[:3]
-            assert all(error.returncode == 128 + signal.SIGKILL for error in errors if isinstance(error, DriverExitedError))
+            assert all(
+                error.returncode == 128 + signal.SIGKILL for error in errors if isinstance(error, DriverExitedError)
+            )
         finally:
             await driver.close()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 import registry_storage
+from registry_storage.observability import metrics
 
 from .conftest import Spawn
 from .rawclient import RawClient, driver_command
@@ -19,7 +20,13 @@ def test_handshake_chooses_the_version_and_announces_the_driver(spawn: Spawn) ->
         "implementation": "registry-storage-python",
         "version": registry_storage.__version__,
     }
-    assert result["capabilities"] == {"url_for": False, "walk": True, "cancel": True, "concurrent": True}
+    assert result["capabilities"] == {
+        "url_for": False,
+        "walk": True,
+        "cancel": True,
+        "concurrent": True,
+        "metrics": metrics.AVAILABLE,
+    }
     assert result["limits"] == {
         "max_message_bytes": 16777216,
         "max_attachment_bytes": 268435456,

@@ -34,6 +34,7 @@ from registry_storage.errors import (
     PathNotFoundError,
     StorageDriverError,
 )
+from registry_storage.observability.calls import unwrap
 
 if TYPE_CHECKING:  # mypy reads the package from its folder; installed, it is registry_storage.client
     from client import ProxyDriver, ProxyReadStream, launch
@@ -436,7 +437,8 @@ def test_write_chunks_are_split_to_the_drivers_chunk_limit(fake: str, proxies: l
 def test_closing_a_read_stream_early_cancels_it_on_the_driver(fake: str, proxies: list[ProxyDriver]) -> None:
     proxy = start(proxies, fake, {}, chunk_bytes=100)
     proxy.put_content("/a", os.urandom(10_000))
-    with proxy.read_stream("/a") as stream:
+    with proxy.read_stream("/a") as observed:
+        stream = unwrap(observed)
         assert isinstance(stream, ProxyReadStream)
         stream.read(10)
     with proxy.read_stream("/a") as whole:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from registry_storage.errors import ProtocolError
+from registry_storage.observability.calls import unwrap
 
 if TYPE_CHECKING:  # mypy reads the package from its folder; installed, it is registry_storage.client
     from client import ProxyDriver, ProxyReadStream, launch
@@ -136,7 +137,8 @@ def test_a_read_stream_at_or_past_the_end_is_empty(proxy: ProxyDriver) -> None:
 def test_closing_a_read_stream_early_ends_it_on_the_driver(proxy: ProxyDriver) -> None:
     proxy.put_content("/a", pattern(1, STREAM_CHUNK * 8))
     connection = proxy.session.connection
-    with proxy.read_stream("/a") as finished, proxy.read_stream("/a") as open_stream:
+    with proxy.read_stream("/a") as observed_finished, proxy.read_stream("/a") as observed_open:
+        finished, open_stream = unwrap(observed_finished), unwrap(observed_open)
         assert isinstance(finished, ProxyReadStream)
         assert isinstance(open_stream, ProxyReadStream)
         finished.read(10)
