@@ -331,12 +331,27 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             for driver in drivers
         },
     }
+    summary["table"] = table_rows(summary)
     if arguments.json:
         json.dump(summary, sys.stdout, indent=2)
         print()
     else:
         print_table(summary)
     return summary
+
+
+def table_rows(summary: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    """(measure, value, target, verdict) per driver: the out-of-process / in-process time of the whole trace."""
+    rows = []
+    for driver, result in summary["drivers"].items():
+        inside, outside, target = result["in_process"], result["out_of_process"], result["target"]
+        value = (
+            f"{result['ratio']:.2f}x ({inside['seconds']:.2f} s in, {outside['seconds']:.2f} s out; cpu "
+            f"{inside['cpu_parent']:.2f} s in, {outside['cpu_parent']:.2f} + {outside['cpu_child']:.2f} s out)"
+        )
+        verdict = "" if target is None else ("ok" if result["ratio"] <= target else "MISS")
+        rows.append((f"registry trace out/in ({driver})", value, "" if target is None else f"<= {target:g}x", verdict))
+    return rows
 
 
 def print_table(summary: dict[str, Any]) -> None:

@@ -10,8 +10,9 @@ interleaved) and the median time kept:
 - download: ``read_stream`` drained with ``readinto`` into one reused 1 MiB buffer, through the proxy and in
   process; boto3 ``download_fileobj`` into a sink that discards (transfer manager defaults: 8 MiB ranged GETs, 10
   threads); and one ``get_object`` whose body is read in 1 MiB pieces;
-- obstore (Rust's object_store, the fastest Python object-store client measured here) on both: ``put`` from the
-  same 1 MiB chunks (it needs a seekable file or an iterator; its defaults: 5 MiB parts, 12 at once) and ``get`` streamed in 1 MiB chunks.
+- obstore (Rust's object_store, the fastest Python object-store client measured here): ``put`` from the same 1 MiB
+  chunks (it takes a seekable file or an iterator; its defaults: 5 MiB parts, 12 at once) and ``get`` streamed in
+  1 MiB chunks.
 
 The table gives MB/s and, per direction, proxy time / case time; the target is the proxy within 1.25x of the
 fastest library's time. moto answers every ranged GET by reading the whole object and slicing it, so the transfer

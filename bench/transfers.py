@@ -179,7 +179,24 @@ def report(
     typical = {name: statistics.median(values) for name, values in seconds.items()}
     rows = _rows(cases, typical, size)
     if as_json:
-        document = {"title": title, "size_bytes": size, "seconds": seconds, "rows": rows, "notes": notes}
+        table = [
+            (
+                f"{row['direction']}: proxy vs {row['label']}",
+                f"{row['proxy_ratio']:.2f}x ({row['seconds']:.2f} s, {row['mb_per_s']:.0f} MB/s)",
+                row["target"],
+                row["verdict"],
+            )
+            for row in rows
+            if row["proxy_ratio"] is not None
+        ]
+        document = {
+            "title": title,
+            "size_bytes": size,
+            "seconds": seconds,
+            "rows": rows,
+            "table": table,
+            "notes": notes,
+        }
         print(json.dumps(document, indent=2))
         return
     label_width = max(len(row["label"]) for row in rows)
