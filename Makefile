@@ -47,9 +47,8 @@ typecheck: $(STAMP)
 test: setup lint typecheck
 	PATH="$(CURDIR)/$(BIN):$(CURDIR)/$(TOOLS)/node_modules/.bin:$$PATH" $(BIN)/pytest -p no:cacheprovider
 
-bench: $(STAMP)
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python bench/run.py
-	$(BIN)/python bench/observability.py
+bench: setup
+	PATH="$(CURDIR)/$(BIN):$(CURDIR)/$(TOOLS)/node_modules/.bin:$$PATH" $(BIN)/python bench/all.py
 
 clean:
 	rm -rf $(VENV) $(TOOLS) build dist *.egg-info

@@ -46,7 +46,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root, home of the bench package
 from bench.run import peak_rss_mib
 from bench.servers import stop_on_sigterm
-from bench.workload import MIB, TARGET_RATIO, DiscardSink, chunks, drain, generated_file
+from bench.transfers import MIB, TARGET_RATIO, DiscardSink, chunks, drain, generated_file
 
 PATH = "/bench/object"
 NAME = PATH[1:]

@@ -6,8 +6,14 @@ Each case runs in a fresh Python process, so peak RSS (``VmHWM``) belongs to tha
   1 MiB pipe (the size the client and the host set on theirs);
 - ``proxy-write`` / ``proxy-read``: write_stream / read_stream through the client proxy to the inmemory driver;
 - ``local-write`` / ``local-read``: the same on the inmemory driver in process;
-- ``fs-proxy``: write then read through the proxy to the filesystem driver (the child keeps no data in memory, so
-  its peak RSS shows the protocol's own footprint; the inmemory child necessarily holds the whole object);
+- ``fs-write`` / ``fs-read``: the same through the proxy to the filesystem driver (the child keeps no data in memory,
+  so its peak RSS shows the protocol's own footprint; the inmemory child necessarily holds the whole object);
+  every streaming case also reports the CPU seconds per GiB of the parent (getrusage) and of the child
+  (/proc/PID/stat), which stay steady on a shared machine where wall time drifts;
+- ``small``: the per-operation overhead through the proxy (inmemory): ``stat``, ``put_content`` of 10 bytes, a
+  4 KiB ``read_stream`` at an offset of a 32 MiB file, a 1 KB ``write_stream``, each in ms per operation, the small
+  stream operations against the ``stat`` round trip of the same run; and the CPU microseconds per ``stat`` on each
+  side over 5,000 calls;
 - ``pingpong``: 100-byte round trips between two processes over pipes, the ceiling of any sequential call (on an
   idle virtual machine, waking a sleeping CPU dominates it);
 - ``stat``: stat round trips per second through the proxy, sequential and from 8 threads;
@@ -22,6 +28,7 @@ import argparse
 import fcntl
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -38,13 +45,18 @@ CHUNK = MIB
 PIPE_BYTES = MIB
 STAT_SECONDS = 2.0
 THREADS = 8
+CPU_STAT_CALLS = 5000
+SMALL_OPS = 300
 TARGETS = {
-    "proxy_write_vs_pipe": 0.60,
-    "proxy_read_vs_pipe": 0.60,
-    "stat_sequential": 4000.0,
-    "stat_threads": 6000.0,
+    "stream_vs_pipe": 0.60,
+    "small_stream_vs_stat": 2.0,
+    "stat_cpu_parent_us": 35.0,
+    "stat_cpu_child_us": 45.0,
     "rss_mib": 100.0,
 }
+"""Issue targets: streams at least 60% of the raw pipe; a small ranged read or write costs at most 2 stat round
+trips; CPU per stat in microseconds; peak RSS of the protocol's processes."""
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def peak_rss_mib(pid: int | str = "self") -> float:
@@ -81,6 +93,31 @@ def child_pid(driver: StorageDriver) -> int | None:
     """The pid of an out-of-process driver's child, when the proxy exposes it."""
     pid = getattr(driver, "pid", None)
     return pid if isinstance(pid, int) else None
+
+
+def cpu_seconds(pid: int | None = None) -> float:
+    """User + system CPU seconds of this process (``pid`` None) or of the child ``pid`` (0.0 when there is none)."""
+    if pid is None:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+    with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+class CpuMeter:
+    """CPU seconds spent by this process and by a driver's child between :meth:`start` and :meth:`stop`."""
+
+    def __init__(self, driver: StorageDriver) -> None:
+        self.pid = child_pid(driver)
+        self.parent = self.child = 0.0
+
+    def start(self) -> None:
+        self.parent, self.child = cpu_seconds(), cpu_seconds(self.pid) if self.pid else 0.0
+
+    def stop(self) -> None:
+        self.parent = cpu_seconds() - self.parent
+        self.child = (cpu_seconds(self.pid) if self.pid else 0.0) - self.child
 
 
 # -- cases, each run in its own process ------------------------------------------------------------------------------
@@ -135,13 +172,21 @@ def _stream_case(driver: StorageDriver, size: int, direction: str) -> dict[str, 
     path = "/bench/object"
     if direction == "read":
         driver.write_stream(path, 0, chunks(size))
+    meter = CpuMeter(driver)
+    meter.start()
     started = time.perf_counter()
     moved = driver.write_stream(path, 0, chunks(size)) if direction == "write" else drain(driver, path)
     seconds = time.perf_counter() - started
-    pid = child_pid(driver)
-    result = {"bytes": moved, "seconds": seconds, "parent_rss_mib": peak_rss_mib()}
-    if pid is not None:
-        result["child_rss_mib"] = peak_rss_mib(pid)
+    meter.stop()
+    result = {
+        "bytes": moved,
+        "seconds": seconds,
+        "parent_cpu": meter.parent,
+        "child_cpu": meter.child,
+        "parent_rss_mib": peak_rss_mib(),
+    }
+    if meter.pid is not None:
+        result["child_rss_mib"] = peak_rss_mib(meter.pid)
     driver.delete("/bench")
     return result
 
@@ -156,28 +201,54 @@ def case_local(size: int, direction: str) -> dict[str, Any]:
         return _stream_case(driver, size, direction)
 
 
-def case_fs_proxy(size: int) -> dict[str, Any]:
+def case_fs_proxy(size: int, direction: str) -> dict[str, Any]:
     with (
         tempfile.TemporaryDirectory(prefix="registry-storage-bench-") as root,
         registry_storage.create("filesystem", {"rootdirectory": root}, out_of_process=True) as driver,
     ):
-        path = "/bench/object"
-        started = time.perf_counter()
-        driver.write_stream(path, 0, chunks(size))
-        write_seconds = time.perf_counter() - started
-        started = time.perf_counter()
-        drain(driver, path)
-        read_seconds = time.perf_counter() - started
-        pid = child_pid(driver)
-        result = {
-            "bytes": size,
-            "write_seconds": write_seconds,
-            "read_seconds": read_seconds,
-            "parent_rss_mib": peak_rss_mib(),
-            "child_rss_mib": peak_rss_mib(pid) if pid is not None else float("nan"),
+        return _stream_case(driver, size, direction)
+
+
+def _milliseconds_per_call(call: Callable[[], object], count: int) -> float:
+    started = time.perf_counter()
+    for _ in range(count):
+        call()
+    return 1000 * (time.perf_counter() - started) / count
+
+
+def case_small() -> dict[str, Any]:
+    """Per-operation cost of small calls through the proxy, and the CPU per stat on each side."""
+    with registry_storage.create("inmemory", {}, out_of_process=True) as driver:
+        driver.write_stream("/bench/large", 0, chunks(32 * MIB))
+        driver.put_content("/bench/small", b"x")
+        offset = 16 * MIB + 12345
+        payload = os.urandom(1000)
+
+        def ranged_read() -> bytes:
+            with driver.read_stream("/bench/large", offset) as stream:
+                return stream.read(4096)
+
+        timings = {
+            "stat": _milliseconds_per_call(lambda: driver.stat("/bench/small"), SMALL_OPS),
+            "put_content_10b": _milliseconds_per_call(
+                lambda: driver.put_content("/bench/tiny", b"0123456789"), SMALL_OPS
+            ),
+            "ranged_read_4k": _milliseconds_per_call(ranged_read, SMALL_OPS),
+            "write_stream_1k": _milliseconds_per_call(
+                lambda: driver.write_stream("/bench/written", 0, [payload]), SMALL_OPS
+            ),
         }
+        meter = CpuMeter(driver)
+        meter.start()
+        for _ in range(CPU_STAT_CALLS):
+            driver.stat("/bench/small")
+        meter.stop()
         driver.delete("/bench")
-        return result
+    return {
+        "ms_per_op": timings,
+        "stat_cpu_parent_us": 1e6 * meter.parent / CPU_STAT_CALLS,
+        "stat_cpu_child_us": 1e6 * meter.child / CPU_STAT_CALLS,
+    }
 
 
 def _calls_per_second(call: Callable[[], object], threads: int) -> float:
@@ -223,7 +294,9 @@ CASES: dict[str, Callable[[int], dict[str, Any]]] = {
     "proxy-read": lambda size: case_proxy(size, "read"),
     "local-write": lambda size: case_local(size, "write"),
     "local-read": lambda size: case_local(size, "read"),
-    "fs-proxy": case_fs_proxy,
+    "fs-write": lambda size: case_fs_proxy(size, "write"),
+    "fs-read": lambda size: case_fs_proxy(size, "read"),
+    "small": lambda size: case_small(),
     "pingpong": lambda size: case_pingpong(),
     "stat": lambda size: case_stat(),
     "startup": lambda size: case_startup(),
@@ -242,48 +315,66 @@ def run_case(name: str, size: int) -> dict[str, Any]:
     return result
 
 
+def _verdict(ok: bool) -> str:
+    return "ok" if ok else "MISS"
+
+
 def summarise(results: dict[str, dict[str, Any]]) -> list[tuple[str, str, str, str]]:
     """Rows of (measure, value, target, verdict)."""
 
-    def mb_s(result: dict[str, Any], seconds_key: str = "seconds") -> float:
-        return float(result["bytes"]) / float(result[seconds_key]) / 1e6
+    def mb_s(result: dict[str, Any]) -> float:
+        return float(result["bytes"]) / float(result["seconds"]) / 1e6
+
+    def cpu_per_gib(result: dict[str, Any]) -> str:
+        gib = float(result["bytes"]) / (1 << 30)
+        return f"cpu {result['parent_cpu'] / gib:.2f} + {result['child_cpu'] / gib:.2f} s/GiB"
 
     pipe = mb_s(results["pipe"])
     rows: list[tuple[str, str, str, str]] = [("raw pipe ceiling", f"{pipe:,.0f} MB/s", "", "")]
-    for direction in ("write", "read"):
-        proxy = mb_s(results[f"proxy-{direction}"])
-        local = mb_s(results[f"local-{direction}"])
-        ratio = proxy / pipe
-        target = TARGETS[f"proxy_{direction}_vs_pipe"]
-        rows.append(
-            (
-                f"{direction}_stream via proxy (inmemory)",
-                f"{proxy:,.0f} MB/s = {ratio:.0%} of pipe",
-                f">= {target:.0%}",
-                "ok" if ratio >= target else "MISS",
+    target = TARGETS["stream_vs_pipe"]
+    for driver, prefix in (("inmemory", "proxy"), ("filesystem", "fs")):
+        for direction in ("write", "read"):
+            result = results[f"{prefix}-{direction}"]
+            ratio = mb_s(result) / pipe
+            value = f"{mb_s(result):,.0f} MB/s = {ratio:.0%} of pipe, {cpu_per_gib(result)}"
+            rows.append(
+                (f"{direction}_stream via proxy ({driver})", value, f">= {target:.0%}", _verdict(ratio >= target))
             )
+    for direction in ("write", "read"):
+        rows.append(
+            (f"{direction}_stream in process (inmemory)", f"{mb_s(results[f'local-{direction}']):,.0f} MB/s", "", "")
         )
-        rows.append((f"{direction}_stream in process (inmemory)", f"{local:,.0f} MB/s", "", ""))
-    fs = results["fs-proxy"]
-    rows.append(("write_stream via proxy (filesystem)", f"{mb_s(fs, 'write_seconds'):,.0f} MB/s", "", ""))
-    rows.append(("read_stream via proxy (filesystem)", f"{mb_s(fs, 'read_seconds'):,.0f} MB/s", "", ""))
+    small = results["small"]
+    per_op = small["ms_per_op"]
+    stat_ms = per_op["stat"]
+    rows.append(("stat through the proxy", f"{stat_ms:.3f} ms", "", ""))
+    rows.append(("put_content of 10 bytes", f"{per_op['put_content_10b']:.3f} ms", "", ""))
+    limit = TARGETS["small_stream_vs_stat"]
+    for key, label in (("ranged_read_4k", "4 KiB read_stream at an offset"), ("write_stream_1k", "1 KB write_stream")):
+        stats = per_op[key] / stat_ms
+        rows.append(
+            (label, f"{per_op[key]:.3f} ms = {stats:.1f} stats", f"<= {limit:g} stats", _verdict(stats <= limit))
+        )
+    for side in ("parent", "child"):
+        value = small[f"stat_cpu_{side}_us"]
+        limit = TARGETS[f"stat_cpu_{side}_us"]
+        rows.append((f"CPU per stat, {side}", f"{value:.0f} us", f"<= {limit:g} us", _verdict(value <= limit)))
     stat = results["stat"]
     pingpong = results["pingpong"]["round_trips_s"]
     rows.append(("raw pipe round trips (sequential ceiling)", f"{pingpong:,.0f} /s", "", ""))
-    for key, label in (("sequential", "stat sequential"), ("threads", f"stat from {THREADS} threads")):
-        target = TARGETS[f"stat_{key}"]
-        rows.append((label, f"{stat[key]:,.0f} calls/s", f">= {target:,.0f}", "ok" if stat[key] >= target else "MISS"))
+    rows.append(("stat sequential", f"{stat['sequential']:,.0f} calls/s", "", ""))
+    rows.append((f"stat from {THREADS} threads", f"{stat['threads']:,.0f} calls/s", "", ""))
     startup = results["startup"]
     rows.append(("child start-up to first answer", f"{startup['seconds_median'] * 1000:.0f} ms (median)", "", ""))
     rss_rows = [
         ("peak RSS, proxy parent (inmemory write)", results["proxy-write"]["parent_rss_mib"]),
         ("peak RSS, proxy parent (inmemory read)", results["proxy-read"]["parent_rss_mib"]),
-        ("peak RSS, proxy parent (filesystem)", fs["parent_rss_mib"]),
-        ("peak RSS, driver child (filesystem)", fs["child_rss_mib"]),
+        ("peak RSS, proxy parent (filesystem read)", results["fs-read"]["parent_rss_mib"]),
+        ("peak RSS, driver child (filesystem read)", results["fs-read"]["child_rss_mib"]),
     ]
     limit = TARGETS["rss_mib"]
     for label, value in rss_rows:
-        rows.append((label, f"{value:.0f} MiB", f"< {limit:.0f} MiB", "ok" if value < limit else "MISS"))
+        rows.append((label, f"{value:.0f} MiB", f"< {limit:.0f} MiB", _verdict(value < limit)))
     child_inmemory = results["proxy-write"].get("child_rss_mib")
     if child_inmemory is not None:
         rows.append(("peak RSS, driver child (inmemory, holds the data)", f"{child_inmemory:.0f} MiB", "", ""))
@@ -310,7 +401,7 @@ def main() -> None:
     value_width = max(len(row[1]) for row in rows)
     print(f"registry-storage benchmarks, {args.size} MiB per stream, {os.cpu_count()} cores")
     for measure, value, target, verdict in rows:
-        print(f"  {measure:<{width}}  {value:>{value_width}}  {target:<12} {verdict}")
+        print(f"  {measure:<{width}}  {value:<{value_width}}  {target:<12} {verdict}".rstrip())
 
 
 if __name__ == "__main__":
