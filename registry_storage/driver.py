@@ -39,7 +39,7 @@ PathList = builtins.list[str]
 
 
 @contextmanager
-def _attributed(driver: str) -> Generator[None, None, None]:
+def attributed(driver: str) -> Generator[None, None, None]:
     """Fill in ``driver`` on any StorageDriverError that leaves the block without one."""
     try:
         yield
@@ -55,7 +55,8 @@ def check_url_options(options: Mapping[str, object]) -> None:
         raise InvalidParameterError(reserved, "is not a url_for option (the name is reserved)")
 
 
-def _check_offset(path: str, offset: object) -> int:
+def check_offset(path: str, offset: object) -> int:
+    """``offset`` when it is a non-negative integer; InvalidOffsetError(path, offset) otherwise."""
     if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
         raise InvalidOffsetError(path, offset)
     return offset
@@ -93,7 +94,7 @@ class StorageDriver(abc.ABC):
         """
         with observe(self.name, "read_stream", path=path, offset=offset) as call:
             check_path(path)
-            return call.stream(self._read_stream(path, _check_offset(path, offset)))
+            return call.stream(self._read_stream(path, check_offset(path, offset)))
 
     def stat(self, path: str) -> FileInfo:
         """Describe ``path``: a file (its size and mod_time) or a directory (size 0); ``/`` is always a directory.
@@ -129,7 +130,7 @@ class StorageDriver(abc.ABC):
             return call.entries(self._attributed_entries(self._walk(path, start_after)))
 
     def _attributed_entries(self, entries: Iterator[FileInfo]) -> Iterator[FileInfo]:
-        with _attributed(self.name):
+        with attributed(self.name):
             yield from entries
 
     # -- writing -----------------------------------------------------------------------------------------------
@@ -156,7 +157,7 @@ class StorageDriver(abc.ABC):
         """
         with observe(self.name, "write_stream", path=path, offset=offset) as call:
             check_path(path)
-            written = self._write_stream(path, _check_offset(path, offset), iter_chunks(reader))
+            written = self._write_stream(path, check_offset(path, offset), iter_chunks(reader))
             call.moved(WRITTEN, written)
             return written
 

@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import abc
 import builtins
-from collections.abc import AsyncIterator, Generator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
 from types import TracebackType
 from typing import Any, TypeVar
 
-from registry_storage.driver import check_url_options
-from registry_storage.errors import InvalidOffsetError, StorageDriverError
+from registry_storage.driver import attributed, check_offset, check_url_options
 from registry_storage.fileinfo import FileInfo
 from registry_storage.paths import ROOT, check_path
 
@@ -25,22 +23,6 @@ from .sources import AsyncByteSource, aiter_chunks
 PathList = builtins.list[str]
 _Stream = TypeVar("_Stream", bound="AsyncReadStream")
 _Driver = TypeVar("_Driver", bound="AsyncStorageDriver")
-
-
-@contextmanager
-def _attributed(driver: str) -> Generator[None, None, None]:
-    try:
-        yield
-    except StorageDriverError as error:
-        if not error.driver:
-            error.driver = driver
-        raise
-
-
-def _check_offset(path: str, offset: object) -> int:
-    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
-        raise InvalidOffsetError(path, offset)
-    return offset
 
 
 class AsyncReadStream(abc.ABC):
@@ -98,7 +80,7 @@ class _Walk:
         return self
 
     async def __anext__(self) -> FileInfo:
-        with _attributed(self._driver.name):
+        with attributed(self._driver.name):
             if self._entries is None:
                 check_path(self._path, allow_root=True)
                 if self._start_after is not None:
@@ -117,13 +99,13 @@ class AsyncStorageDriver(abc.ABC):
 
     async def get_content(self, path: str) -> bytes:
         """The whole content of the file at ``path``; PathNotFoundError for nothing or a directory there."""
-        with _attributed(self.name):
+        with attributed(self.name):
             check_path(path)
             return await self._get_content(path)
 
     async def put_content(self, path: str, content: bytes) -> None:
         """Store ``content`` as the whole content of ``path``, creating parents; atomic for concurrent readers."""
-        with _attributed(self.name):
+        with attributed(self.name):
             check_path(path)
             if not isinstance(content, (bytes, bytearray, memoryview)):
                 raise TypeError(f"content must be bytes, not {type(content).__name__}")
@@ -134,9 +116,9 @@ class AsyncStorageDriver(abc.ABC):
 
         Raises InvalidOffsetError for a negative offset and PathNotFoundError when no file is at ``path``.
         """
-        with _attributed(self.name):
+        with attributed(self.name):
             check_path(path)
-            return await self._read_stream(path, _check_offset(path, offset))
+            return await self._read_stream(path, check_offset(path, offset))
 
     async def write_stream(self, path: str, offset: int, source: AsyncByteSource) -> int:
         """Write everything ``source`` gives to ``path`` at ``offset``; return the bytes read from it.
@@ -146,20 +128,20 @@ class AsyncStorageDriver(abc.ABC):
         raises, the task is cancelled), it is that base plus a prefix, ``stat`` tells its size, and the error
         propagates. Raises InvalidOffsetError for a negative offset.
         """
-        with _attributed(self.name):
+        with attributed(self.name):
             check_path(path)
-            return await self._write_stream(path, _check_offset(path, offset), aiter_chunks(source))
+            return await self._write_stream(path, check_offset(path, offset), aiter_chunks(source))
 
     async def stat(self, path: str) -> FileInfo:
         """Describe ``path`` (``/`` is always a directory); PathNotFoundError when nothing is at or below it."""
-        with _attributed(self.name):
+        with attributed(self.name):
             check_path(path, allow_root=True)
             return await self._stat(path)
 
     async def list(self, path: str) -> PathList:
         """The sorted absolute paths of the children of directory ``path``; PathNotFoundError for a missing path or
         a file (``list("/")`` always works)."""
-        with _attributed(self.name):
+        with attributed(self.name):
             check_path(path, allow_root=True)
             return await self._list(path)
 
@@ -173,21 +155,21 @@ class AsyncStorageDriver(abc.ABC):
 
     async def move(self, source: str, destination: str) -> None:
         """Move the file ``source`` to ``destination`` (see StorageDriver.move)."""
-        with _attributed(self.name):
+        with attributed(self.name):
             check_path(source)
             check_path(destination)
             await self._move(source, destination)
 
     async def delete(self, path: str) -> None:
         """Delete ``path`` and everything below it; PathNotFoundError when nothing is there."""
-        with _attributed(self.name):
+        with attributed(self.name):
             check_path(path)
             await self._delete(path)
 
     async def url_for(self, path: str, /, **options: Any) -> str:
         """A URL to GET the content of ``path`` from; UnsupportedMethodError when the driver cannot make one,
         InvalidParameterError for an option named ``path`` or ``self``."""
-        with _attributed(self.name):
+        with attributed(self.name):
             check_path(path)
             check_url_options(options)
             return await self._url_for(path, **options)
