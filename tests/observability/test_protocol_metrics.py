@@ -51,7 +51,7 @@ def test_the_childs_metrics_join_the_parents_scrape() -> None:
             for sample in family.samples
         }
         key = ("registry_storage_action_seconds_count", (("action", "stat"), ("driver", "inmemory")))
-        assert child[key] == 3
+        assert child[key] == 3 + 1  # and the stat that sizes get_content before the host reads it
         for action in ("put_content", "get_content", "write_stream", "read_stream", "list", "walk", "move", "delete"):
             assert child[("registry_storage_action_seconds_count", (("action", action), ("driver", "inmemory")))] == 1
         written = ("registry_storage_bytes_total", (("direction", "written"), ("driver", "inmemory")))
@@ -59,7 +59,7 @@ def test_the_childs_metrics_join_the_parents_scrape() -> None:
         unsupported = ("registry_storage_errors_total", (("driver", "inmemory"), ("error", "UnsupportedMethodError")))
         assert child[unsupported] == 1
         scraped = _value("registry_storage_action_seconds_count", driver="inmemory", action="stat", process="child")
-        assert scraped == 3
+        assert scraped == 3 + 1
     scraped_after = _value("registry_storage_action_seconds_count", driver="inmemory", action="stat", process="child")
     assert scraped_after == 0  # a closed proxy's child is no longer scraped
 
