@@ -68,9 +68,7 @@ class AsyncSession:
             raise
         finally:
             process.release_parameters()
-        connection.core.driver = info.name
         process.driver = info.name
-        connection.core.peer_limits = info.limits
         if not info.can("concurrent"):
             connection.limit_in_flight(1)
         return cls(process, connection, info, options)

@@ -41,6 +41,12 @@ from .core import Attachment, ClientCore
 T = TypeVar("T")
 PAGED_VERSION = "1.1"
 """The protocol version from which ``list`` and ``walk`` answer in pages and ``put_content.open`` exists."""
+OPENS_WITH_DATA = (1, 2)
+"""The protocol version from which a stream's ``*.open`` carries its first chunk (and a write may close at once)."""
+READ_AHEAD_FIRST = 64 << 10
+"""Bytes a read stream asks for with its open: a small ranged read costs one round trip and pulls no megabytes."""
+READ_AHEAD_GROWTH = 4
+"""Each ``stream.read`` of a stream asks this many times the bytes of the one before, up to the chunk size."""
 EXIT_USAGE = 2
 """The exit status of a driver started with bad parameters (protocol.md section 10)."""
 Answer = tuple[Union[Ok, Error], Union[bytes, bytearray]]
@@ -166,9 +172,9 @@ def _text(value: object) -> str:
 def handshake(core: ClientCore[Any], offered: Sequence[str], fallback_name: str, timeout: float) -> Program[DriverInfo]:
     """Offer ``offered``, re-check the driver's choice and learn its name, capabilities and limits.
 
-    Raises IncompatibleVersionError when the driver finds no common version (error 1008) or chooses one the client
-    does not speak, ProtocolError for a malformed answer, and DriverExitedError or DeadlineExceededError when the
-    driver dies or stays silent.
+    On success the core takes the driver's name, its limits and the chosen version. Raises IncompatibleVersionError
+    when the driver finds no common version (error 1008) or chooses one the client does not speak, ProtocolError for
+    a malformed answer, and DriverExitedError or DeadlineExceededError when the driver dies or stays silent.
     """
     versions = list(offered)
     params = {
@@ -186,7 +192,7 @@ def handshake(core: ClientCore[Any], offered: Sequence[str], fallback_name: str,
     if not accepts_chosen(chosen, versions):
         raise IncompatibleVersionError(versions, chosen if isinstance(chosen, str) else None, driver=name)
     capabilities = result.get("capabilities")
-    return DriverInfo(
+    info = DriverInfo(
         name=name,
         protocol_version=str(chosen),
         implementation=_text(driver.get("implementation")),
@@ -196,6 +202,9 @@ def handshake(core: ClientCore[Any], offered: Sequence[str], fallback_name: str,
         else {},
         limits=Limits.from_wire(result.get("limits")),
     )
+    core.driver, core.peer_limits = name, info.limits
+    core.version = parse_version(info.protocol_version) or (1, 0)
+    return info
 
 
 # -- the methods -------------------------------------------------------------------------------------------------
@@ -386,40 +395,67 @@ def cancel_stream(core: ClientCore[Any], stream: int, timeout: float) -> Program
 class ReadPuller:
     """The pulling side of one read stream (protocol.md section 7), without the buffering a file-like adds.
 
-    It keeps up to ``stream_window`` ``stream.read`` requests in flight, starting with one and widening as full
-    chunks arrive, so a small file costs one round trip and a large one never idles the pipe. Not thread-safe: the
-    edge's stream serialises its reads.
+    Read-ahead starts small and grows: in 1.2 the open itself answers the first ``READ_AHEAD_FIRST`` bytes, and each
+    ``stream.read`` after it asks ``READ_AHEAD_GROWTH`` times more, up to the chunk size, so a small ranged read
+    costs one round trip and moves no megabytes while a long one soon moves whole chunks. Up to ``stream_window``
+    reads are in flight, starting with one and widening as chunks arrive, so the pipe never idles. Not thread-safe:
+    the edge's stream serialises its reads.
     """
 
-    def __init__(self, core: ClientCore[Any], stream: int, *, chunk_bytes: int, cancel_timeout: float) -> None:
+    def __init__(
+        self,
+        core: ClientCore[Any],
+        stream: int,
+        *,
+        chunk_bytes: int,
+        cancel_timeout: float,
+        first: bytes | bytearray = b"",
+        at_end: bool = False,
+        size: int | None = None,
+    ) -> None:
         self.core = core
         self.stream = stream
         self.chunk_bytes = min(chunk_bytes, core.peer_limits.max_chunk_bytes)
         self.window = max(1, core.peer_limits.stream_window)
         self.cancel_timeout = cancel_timeout
-        self.at_end = False
+        self.at_end = at_end
         self.error: BaseException | None = None
+        self._first = first
         self._in_flight: deque[Any] = deque()
-        self._received = 0
+        self._received = 1 if size is not None else 0
+        self._size = self.chunk_bytes if size is None else size
+        """The ``size`` of the last ``stream.read`` asked for (or of the open's first chunk)."""
 
     @classmethod
     def open(
         cls, core: ClientCore[Any], path: str, offset: int, *, chunk_bytes: int, cancel_timeout: float
     ) -> Program[ReadPuller]:
         """Open ``path`` at ``offset`` on the driver; raises its error (PathNotFoundError...) at once."""
-        result, _ = yield from call(core, "read_stream.open", {"path": path, "offset": offset})
-        return cls(core, stream_id(result, core.driver), chunk_bytes=chunk_bytes, cancel_timeout=cancel_timeout)
+        params: dict[str, Any] = {"path": path, "offset": offset}
+        size = None
+        if core.speaks(OPENS_WITH_DATA):
+            size = params["size"] = min(READ_AHEAD_FIRST, chunk_bytes, core.peer_limits.max_chunk_bytes)
+        result, first = yield from call(core, "read_stream.open", params)
+        stream = stream_id(result, core.driver)
+        at_end = size is not None and isinstance(result, dict) and result.get("eof") is True
+        return cls(
+            core, stream, chunk_bytes=chunk_bytes, cancel_timeout=cancel_timeout, first=first, at_end=at_end, size=size
+        )
 
     def _top_up(self) -> Program[None]:
         wanted = min(self.window, self._received + 1)
         while len(self._in_flight) < wanted:
-            params = {"stream": self.stream, "size": self.chunk_bytes}
+            self._size = min(self.chunk_bytes, self._size * READ_AHEAD_GROWTH)
+            params = {"stream": self.stream, "size": self._size}
             self._in_flight.append((yield Send("stream.read", params)))
 
     def next_chunk(self) -> Program[bytes | bytearray | None]:
         """The next non-empty chunk, or None at the end; after a failure, that failure again."""
         if self.error is not None:
             raise self.error
+        if self._first:
+            first, self._first = self._first, b""
+            return first
         while not self.at_end:
             try:
                 yield from self._top_up()
@@ -450,18 +486,47 @@ class ReadPuller:
         yield from self._drop_in_flight()
         if not self.at_end and not isinstance(error, DriverExitedError) and self.core.failure is None:
             if isinstance(error, DeadlineExceededError):  # the driver may hang: release the stream, do not wait
-                with contextlib.suppress(StorageDriverError):
-                    yield Drop((yield Send("stream.cancel", {"stream": self.stream}, timeout=self.cancel_timeout)))
+                yield from self._cancel_unawaited()
             else:
                 yield from cancel_stream(self.core, self.stream, self.cancel_timeout)
         self.at_end = True
 
+    def _cancel_unawaited(self) -> Program[None]:
+        with contextlib.suppress(StorageDriverError):
+            yield Drop((yield Send("stream.cancel", {"stream": self.stream}, timeout=self.cancel_timeout)))
+
     def close(self) -> Program[None]:
-        """End the stream; before its end, cancel it on the driver and wait for the answer."""
+        """End the stream; before its end, cancel it on the driver without waiting for the answer (a read stream
+        changes nothing, and the driver stops counting it against ``max_streams`` as soon as the cancel arrives)."""
         if not self.at_end:
             self.at_end = True
+            self._first = b""
             yield from self._drop_in_flight()
-            yield from cancel_stream(self.core, self.stream, self.cancel_timeout)
+            if self.core.failure is None:
+                yield from self._cancel_unawaited()
+
+
+class _Pieces:
+    """A write's source cut into pieces of at most ``limit`` bytes, pulled (:class:`Pull`) as they are needed."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._chunk: bytes | memoryview = b""
+        self._start = 0
+
+    def next(self) -> Program[bytes | memoryview]:
+        """The next piece, ``b""`` at the end of the source."""
+        while self._start >= len(self._chunk):
+            chunk = yield Pull()
+            if not chunk:
+                return b""
+            self._chunk = memoryview(chunk) if len(chunk) > self.limit else chunk
+            self._start = 0
+        start = self._start
+        self._start = min(len(self._chunk), start + self.limit)
+        if start == 0 and self._start == len(self._chunk):
+            return self._chunk
+        return self._chunk[start : self._start]
 
 
 def write_stream(
@@ -473,34 +538,43 @@ def write_stream(
     whole content atomically when the stream is closed, and a cancelled put changes nothing.
 
     Chunks are split to at most ``chunk_bytes`` (and the driver's ``max_chunk_bytes``); at most ``stream_window``
-    ``stream.write`` requests are unanswered at once. If anything fails midway (the source raises, the driver
-    answers an error, a deadline passes), the stream is cancelled with ``stream.cancel`` and the error propagates
-    unchanged. The cancel's answer is awaited (up to ``cancel_timeout``, also after a deadline), so the driver has
-    kept the base plus a prefix when this returns and a caller resuming at once sees the final size.
+    ``stream.write`` requests are unanswered at once. In 1.2 the first piece travels with the open, and a source of
+    one piece is written in that one request (the source is read one piece ahead to know). If anything fails midway
+    (the source raises, the driver answers an error, a deadline passes), the stream is cancelled with
+    ``stream.cancel`` and the error propagates unchanged. The cancel's answer is awaited (up to ``cancel_timeout``,
+    also after a deadline), so the driver has kept the base plus a prefix when this returns and a caller resuming at
+    once sees the final size.
     """
-    if offset is None:
-        result, _ = yield from call(core, "put_content.open", {"path": path})
-    else:
-        result, _ = yield from call(core, "write_stream.open", {"path": path, "offset": offset})
-    stream = stream_id(result, core.driver)
     limits = core.peer_limits
-    limit = max(1, min(chunk_bytes, limits.max_chunk_bytes, limits.max_attachment_bytes))
-    window = max(1, core.peer_limits.stream_window)
-    params = {"stream": stream}
+    source = _Pieces(max(1, min(chunk_bytes, limits.max_chunk_bytes, limits.max_attachment_bytes)))
+    method = "put_content.open" if offset is None else "write_stream.open"
+    params: dict[str, Any] = {"path": path} if offset is None else {"path": path, "offset": offset}
+    ahead: list[bytes | memoryview] = []
+    first: bytes | memoryview = b""
+    if core.speaks(OPENS_WITH_DATA):
+        first = yield from source.next()
+        following = (yield from source.next()) if first else b""
+        if following:
+            ahead.append(following)
+        else:
+            params["close"] = True
+    result, _ = yield from call(core, method, params, first)
+    if params.get("close") is True:
+        return _written_total(core, result, method)
+    stream = stream_id(result, core.driver)
+    window = max(1, limits.stream_window)
+    stream_params = {"stream": stream}
     in_flight: deque[Any] = deque()
     closing = False
     try:
-        while chunk := (yield Pull()):
-            view = memoryview(chunk) if len(chunk) > limit else None
-            for start in range(0, len(chunk), limit):
-                if len(in_flight) >= window:
-                    yield from _written(core, in_flight.popleft())
-                piece = chunk if view is None else view[start : start + limit]
-                in_flight.append((yield Send("stream.write", params, piece)))
+        while piece := (ahead.pop() if ahead else (yield from source.next())):
+            if len(in_flight) >= window:
+                yield from _written(core, in_flight.popleft())
+            in_flight.append((yield Send("stream.write", stream_params, piece)))
         while in_flight:
             yield from _written(core, in_flight.popleft())
         closing = True
-        result, _ = yield from call(core, "stream.close", params)
+        result, _ = yield from call(core, "stream.close", stream_params)
     except BaseException as error:
         while in_flight:
             yield Drop(in_flight.popleft())
@@ -510,9 +584,14 @@ def write_stream(
         if unsettled and not isinstance(error, DriverExitedError):
             yield from cancel_stream(core, stream, cancel_timeout)
         raise
+    return _written_total(core, result, "stream.close")
+
+
+def _written_total(core: ClientCore[Any], result: object, method: str) -> int:
+    """The ``written`` count a write's close answered; ProtocolError when it is missing."""
     written = result.get("written") if isinstance(result, dict) else None
     if not isinstance(written, int) or isinstance(written, bool):
-        raise ProtocolError(f"stream.close answered {result!r}, expected {{'written': n}}", driver=core.driver)
+        raise ProtocolError(f"{method} answered {result!r}, expected {{'written': n}}", driver=core.driver)
     return written
 
 

@@ -51,13 +51,15 @@ class ClientCore(Generic[Call]):
     """One channel's protocol state: ids, pending calls (any object an edge uses to wake its caller), limits.
 
     ``driver`` names the driver in errors; ``limits`` are this side's receive limits; ``peer_limits`` the driver's,
-    the defaults until the handshake tells them. ``failure`` is set by the edge when the channel ends.
+    the defaults until the handshake tells them, and ``version`` the protocol version it chose (1.0 until then).
+    ``failure`` is set by the edge when the channel ends.
     """
 
     def __init__(self, driver: str, limits: Limits | None = None) -> None:
         self.driver = driver
         self.limits = limits or Limits()
         self.peer_limits = Limits()
+        self.version: tuple[int, int] = (1, 0)
         self.failure: StorageDriverError | None = None
         self._ids = itertools.count(1)
         self._pending: dict[int, Call] = {}
@@ -89,6 +91,10 @@ class ClientCore(Generic[Call]):
         if method.endswith(".open"):
             self._opens.add(request_id)
         return request_id, message, encode_frame(message, attachment)
+
+    def speaks(self, version: tuple[int, int]) -> bool:
+        """True when the session's protocol version is ``version`` or a later minor of it."""
+        return self.version[0] == version[0] and self.version[1] >= version[1]
 
     @staticmethod
     def notification(method: str, params: Mapping[str, Any]) -> bytes:
@@ -183,9 +189,10 @@ class ClientCore(Generic[Call]):
         opened = isinstance(response.id, int) and response.id in self._opens
         if opened:
             self._opens.discard(response.id)
-        if call is None and opened and isinstance(response, Ok):
-            stream = response.result.get("stream") if isinstance(response.result, dict) else None
-            if isinstance(stream, int) and not isinstance(stream, bool):
+        if call is None and opened and isinstance(response, Ok) and isinstance(response.result, dict):
+            stream = response.result.get("stream")
+            ended = response.result.get("eof") is True  # a read stream answered whole with its open is closed
+            if isinstance(stream, int) and not isinstance(stream, bool) and not ended:
                 self._orphans.append(stream)
         if call is None:
             if isinstance(response, Error) and response.id is None:

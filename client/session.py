@@ -60,9 +60,7 @@ class Session:
             raise
         finally:
             process.release_parameters()
-        connection.driver = info.name
         process.driver = info.name
-        connection.peer_limits = info.limits
         if not info.can("concurrent"):
             connection.limit_in_flight(1)
         return cls(process, connection, info, options)

@@ -41,6 +41,8 @@ Method = Callable[..., Result]
 
 PAGES = (1, 1)
 """The protocol version that answers ``list`` and ``walk`` in pages and has ``put_content.open``."""
+OPENS_WITH_DATA = (1, 2)
+"""The protocol version whose ``*.open`` requests carry a stream's first chunk (and may close it at once)."""
 
 _JSON_TYPES = {"str": "a string", "int": "a number", "float": "a number", "bool": "a boolean", "NoneType": "null"}
 _JSON_TYPES.update({"list": "an array", "dict": "an object"})
@@ -284,27 +286,86 @@ def build_methods(session: Session) -> dict[str, Method]:
             raise InvalidParamsError(f"options must be an object, not {_kind(options)}")
         return {"url": driver.url_for(_string(path, "path"), **options)}
 
-    def put_content_open(call: Call, /, *, path: object, **_: object) -> object:
+    def first_chunk(call: Call) -> bytes | bytearray | memoryview:
+        """The chunk a 1.2 ``write_stream.open`` or ``put_content.open`` carries (none before 1.2)."""
+        if not session.speaks(OPENS_WITH_DATA):
+            return b""
+        if len(call.attachment) > max_chunk_bytes:
+            raise ProtocolError(f"chunk of {len(call.attachment)} bytes exceeds max_chunk_bytes ({max_chunk_bytes})")
+        return call.attachment
+
+    def closing(close: object) -> bool:
+        """The 1.2 ``close`` member of a write or put stream's open: true stores the chunk and opens no stream."""
+        if close is None or not session.speaks(OPENS_WITH_DATA):
+            return False
+        if not isinstance(close, bool):
+            raise InvalidParamsError(f"close must be a boolean, not {_kind(close)}")
+        return close
+
+    def fill(stream: WriteStream, chunk: bytes | bytearray | memoryview) -> None:
+        """Hand the open's chunk to the new stream; if that fails, the stream is cancelled and the open fails."""
+        if chunk:
+            try:
+                stream.put(chunk)
+            except BaseException:
+                stream.finish()
+                streams.remove(stream)
+                raise
+
+    def put_content_open(call: Call, /, *, path: object, close: object = None, **_: object) -> object:
         checked = check_path(_string(path, "path"))
-        return {"stream": streams.open_put(checked)}
+        chunk, whole = first_chunk(call), closing(close)
+        if whole:
+            content = bytes(chunk)
+            call.attachment = b""
+            driver.put_content(checked, content)
+            return {"written": len(content)}
+        stream_id = streams.open_put(checked)
+        fill(cast(WriteStream, streams.get(stream_id, WriteStream)), chunk)
+        return {"stream": stream_id}
 
-    def read_stream_open(call: Call, /, *, path: object, offset: object, **_: object) -> object:
+    def read_stream_open(call: Call, /, *, path: object, offset: object, size: object = None, **_: object) -> object:
         checked = _string(path, "path")
-        return {"stream": streams.open_read(checked, _offset(checked, offset))}
+        start = _offset(checked, offset)
+        first = None if size is None or not session.speaks(OPENS_WITH_DATA) else size
+        wanted = None if first is None else _integer(first, "size", 1, max_chunk_bytes)
+        stream_id = streams.open_read(checked, start)
+        if wanted is None:
+            return {"stream": stream_id}
+        reader = cast(ReadStream, streams.get(stream_id, ReadStream))
+        try:
+            eof = read_into_answer(call, reader, wanted)
+        except BaseException:  # a failed open leaves no stream behind
+            reader.finish()
+            streams.remove(reader)
+            raise
+        return {"stream": stream_id, "eof": eof}
 
-    def write_stream_open(call: Call, /, *, path: object, offset: object, **_: object) -> object:
-        checked = _string(path, "path")
-        return {"stream": streams.open_write(checked, _offset(checked, offset))}
-
-    def stream_read(call: Call, /, *, stream: object, size: object, **_: object) -> object:
-        chunk_size = _integer(size, "size", 1, max_chunk_bytes)
-        reader = cast(ReadStream, streams.get(_stream(stream), ReadStream))
-        data, eof = reader.read(chunk_size)
+    def read_into_answer(call: Call, reader: ReadStream, size: int) -> bool:
+        """Read the next ``size`` bytes of ``reader`` into the answer; True, and the stream closed, at its end."""
+        data, eof = reader.read(size)
         if eof:
             reader.finish()
             streams.remove(reader)
         call.reply_attachment = data
-        return {"eof": eof}
+        return eof
+
+    def write_stream_open(call: Call, /, *, path: object, offset: object, close: object = None, **_: object) -> object:
+        checked = _string(path, "path")
+        start = _offset(checked, offset)
+        chunk, whole = first_chunk(call), closing(close)
+        if whole:  # the whole write in this request: no stream, no thread
+            content = bytes(chunk)
+            call.attachment = b""
+            return {"written": driver.write_stream(checked, start, [content] if content else [])}
+        stream_id = streams.open_write(checked, start)
+        fill(cast(WriteStream, streams.get(stream_id, WriteStream)), chunk)
+        return {"stream": stream_id}
+
+    def stream_read(call: Call, /, *, stream: object, size: object, **_: object) -> object:
+        chunk_size = _integer(size, "size", 1, max_chunk_bytes)
+        reader = cast(ReadStream, streams.get(_stream(stream), ReadStream))
+        return {"eof": read_into_answer(call, reader, chunk_size)}
 
     def stream_write(call: Call, /, *, stream: object, **_: object) -> object:
         writer = cast(WriteStream, streams.get(_stream(stream), WriteStream))

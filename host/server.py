@@ -313,7 +313,7 @@ class Server:
                 self._queued[job.id] = job
         if job.method.startswith("stream."):
             if job.method == "stream.cancel":  # stop at once; the answer still comes in the stream's order
-                self._streams.interrupt(job.stream)
+                self._streams.cancelling(job.stream)
             counted = job.method in _COUNTED
             with self._lock:
                 job.counted = counted

@@ -1,14 +1,15 @@
 """The host's open streams (protocol.md section 7).
 
-Every stream has its own :class:`SerialWorker`: the requests naming one stream run there one at a time, in arrival
-order, so a slow stream (or one waiting for flow control) never blocks other calls or the shared pool.
+Every stream has its own :class:`~.serial.SerialQueue`: the requests naming one stream run one at a time, in arrival
+order, on a thread borrowed from the session's stream threads, so a slow stream (or one waiting for flow control)
+never blocks other streams, other calls or the call pool, and opening a stream starts no thread.
 
 - A :class:`ReadStream` pulls: each ``stream.read`` reads the next chunk from the driver's stream into a buffer the
   stream reuses (the answer is written before the next request of the stream runs).
 - A :class:`PutStream` gathers the chunks of a ``put_content`` too large for one attachment and stores them with
   the driver's atomic ``put_content`` when the stream is closed.
-- A :class:`WriteStream` runs the driver's ``write_stream`` in a dedicated thread, fed by a small bounded queue of
-  chunks; ``stream.write`` returns once its chunk is in the queue. Cancelling makes the chunk iterator raise
+- A :class:`WriteStream` runs the driver's ``write_stream`` on a stream thread of its own, fed by a small bounded
+  queue of chunks; ``stream.write`` returns once its chunk is in the queue. Cancelling makes the chunk iterator raise
   :class:`~registry_storage.errors.OperationCancelledError`, so the driver keeps the base plus a prefix.
 
 :class:`StreamTable` numbers the streams, enforces ``max_streams`` and ``stream_window`` (error 1009, raised as
@@ -31,6 +32,8 @@ from registry_storage.driver import StorageDriver
 from registry_storage.errors import OperationCancelledError, ProtocolError, StorageDriverError
 from registry_storage.wire import Limits
 
+from .serial import SerialQueue, Threads
+
 logger = logging.getLogger("registry_storage.host")
 
 WRITE_QUEUE_CHUNKS = 2
@@ -43,51 +46,17 @@ class StreamFailedError(Exception):
     """A stream's driver call failed unexpectedly (not with a StorageDriverError); already logged with traceback."""
 
 
-class SerialWorker:
-    """Runs submitted jobs one at a time, in submission order, on a thread of its own.
-
-    After :meth:`close` it runs what was already submitted and then its thread ends. A job must not raise.
-    """
-
-    def __init__(self, name: str) -> None:
-        self._jobs: deque[Job] = deque()
-        self._ready = threading.Condition(threading.Lock())
-        self._closed = False
-        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
-        self._thread.start()
-
-    def submit(self, job: Job) -> None:
-        """Queue ``job`` behind the jobs already submitted."""
-        with self._ready:
-            self._jobs.append(job)
-            self._ready.notify()
-
-    def close(self) -> None:
-        """Accept no more jobs; the thread ends once the queue is empty."""
-        with self._ready:
-            self._closed = True
-            self._ready.notify()
-
-    def _run(self) -> None:
-        while True:
-            with self._ready:
-                while not self._jobs and not self._closed:
-                    self._ready.wait()
-                if not self._jobs:
-                    return
-                job = self._jobs.popleft()
-            job()
-
-
 class Stream(abc.ABC):
-    """What read and write streams share: an id, a path, a serial worker and a count of requests in flight."""
+    """What read and write streams share: an id, a path, a serial queue and a count of requests in flight."""
 
     kind = "stream"
 
-    def __init__(self, stream_id: int, path: str) -> None:
+    def __init__(self, stream_id: int, path: str, threads: Threads) -> None:
         self.id = stream_id
         self.path = path
-        self.worker = SerialWorker(f"registry-storage-stream-{stream_id}")
+        self.threads = threads
+        self.requests = SerialQueue(threads)
+        """Runs the requests naming this stream, one at a time, in arrival order."""
         self.in_flight = 0
         """``stream.read``/``stream.write`` requests routed to this stream and not answered yet (table lock)."""
 
@@ -105,8 +74,8 @@ class ReadStream(Stream):
 
     kind = "read"
 
-    def __init__(self, stream_id: int, path: str, source: BufferedIOBase) -> None:
-        super().__init__(stream_id, path)
+    def __init__(self, stream_id: int, path: str, threads: Threads, source: BufferedIOBase) -> None:
+        super().__init__(stream_id, path, threads)
         self._source = source
         self._buffer = bytearray()
         self._cancelled = False
@@ -142,12 +111,12 @@ class ReadStream(Stream):
 
 
 class WriteStream(Stream):
-    """A driver ``write_stream`` running in its own thread, fed chunk by chunk."""
+    """A driver ``write_stream`` running on a stream thread of its own, fed chunk by chunk."""
 
     kind = "write"
 
-    def __init__(self, stream_id: int, path: str, offset: int, driver: StorageDriver) -> None:
-        super().__init__(stream_id, path)
+    def __init__(self, stream_id: int, path: str, threads: Threads, offset: int, driver: StorageDriver) -> None:
+        super().__init__(stream_id, path, threads)
         self._queue: deque[bytes | bytearray | memoryview] = deque()
         self._changed = threading.Condition(threading.Lock())
         self._started = False
@@ -156,19 +125,16 @@ class WriteStream(Stream):
         self._finished = False
         self._written = 0
         self._error: BaseException | None = None
-        self._thread = threading.Thread(  # in the opener's context: the write's span joins the caller's trace
-            target=contextvars.copy_context().run,
-            args=(self._write, driver, path, offset),
-            name=f"registry-storage-write-{stream_id}",
-            daemon=True,
-        )
+        self._driver = driver
+        self._offset = offset
 
     def start(self) -> None:
         """Start the driver's write and wait until it asks for its first chunk.
 
         Raises what the driver raised if it failed before that (an invalid offset, a path conflict...).
         """
-        self._thread.start()
+        context = contextvars.copy_context()  # the opener's: the write's span joins the caller's trace
+        self.threads.run(lambda: context.run(self._write, self._driver, self.path, self._offset))
         with self._changed:
             while not self._started and not self._finished:
                 self._changed.wait()
@@ -194,8 +160,8 @@ class WriteStream(Stream):
             if not self._cancelled:
                 self._ended = True
                 self._changed.notify_all()
-        self._thread.join()
-        with self._changed:
+            while not self._finished:
+                self._changed.wait()
             self._check_usable()
             return self._written
 
@@ -206,8 +172,10 @@ class WriteStream(Stream):
 
     def finish(self, timeout: float | None = None) -> None:
         self.interrupt()
-        self._thread.join(timeout)
-        if self._thread.is_alive():
+        with self._changed:
+            self._changed.wait_for(lambda: self._finished, timeout)
+            finished = self._finished
+        if not finished:
             logger.warning("write stream %d of %s did not stop within %s s", self.id, self.path, timeout)
 
     def _check_usable(self) -> None:
@@ -261,8 +229,8 @@ class PutStream(WriteStream):
 
     kind = "put"
 
-    def __init__(self, stream_id: int, path: str, driver: StorageDriver) -> None:
-        Stream.__init__(self, stream_id, path)
+    def __init__(self, stream_id: int, path: str, threads: Threads, driver: StorageDriver) -> None:
+        Stream.__init__(self, stream_id, path, threads)
         self._driver = driver
         self._content = bytearray()
         self._lock = threading.Lock()
@@ -304,9 +272,13 @@ class StreamTable:
     def __init__(self, driver: StorageDriver, limits: Limits) -> None:
         self._driver = driver
         self._limits = limits
+        self._threads = Threads("registry-storage-stream")
         self._lock = threading.Lock()
         self._streams: dict[int, Stream] = {}
         self._reserved = 0
+        self._cancelling: set[int] = set()
+        """Streams a ``stream.cancel`` is on its way to: still open for their earlier requests, but no longer
+        counted against ``max_streams``, so a client that does not wait for the cancel's answer can open another."""
         self._next_id = 1
 
     # -- opening ---------------------------------------------------------------------------------------------------
@@ -319,7 +291,7 @@ class StreamTable:
         except BaseException:
             self._release()
             raise
-        return self._register(ReadStream(stream_id, path, source))
+        return self._register(ReadStream(stream_id, path, self._threads, source))
 
     def open_write(self, path: str, offset: int) -> int:
         """Start the driver's write stream to ``path`` at ``offset``; returns the new stream id.
@@ -327,11 +299,10 @@ class StreamTable:
         Raises what the driver raised before asking for content (an invalid offset, a path conflict...).
         """
         stream_id = self._reserve()
-        stream = WriteStream(stream_id, path, offset, self._driver)
+        stream = WriteStream(stream_id, path, self._threads, offset, self._driver)
         try:
             stream.start()
         except BaseException:
-            stream.worker.close()
             self._release()
             raise
         return self._register(stream)
@@ -339,11 +310,11 @@ class StreamTable:
     def open_put(self, path: str) -> int:
         """Open a put stream to ``path`` (see :class:`PutStream`); returns the new stream id."""
         stream_id = self._reserve()
-        return self._register(PutStream(stream_id, path, self._driver))
+        return self._register(PutStream(stream_id, path, self._threads, self._driver))
 
     def _reserve(self) -> int:
         with self._lock:
-            if len(self._streams) + self._reserved >= self._limits.max_streams:
+            if len(self._streams) - len(self._cancelling) + self._reserved >= self._limits.max_streams:
                 raise ProtocolError(f"too many open streams (max_streams is {self._limits.max_streams})")
             self._reserved += 1
             stream_id = self._next_id
@@ -363,7 +334,7 @@ class StreamTable:
     # -- requests --------------------------------------------------------------------------------------------------
 
     def route(self, stream_id: object, job: Job, *, counted: bool) -> bool | None:
-        """Queue ``job`` on the worker of stream ``stream_id``.
+        """Queue ``job`` behind the earlier requests of stream ``stream_id``.
 
         Returns True when queued, None when no such stream is open (the caller serves the request elsewhere, where
         it finds the stream unknown), and False when ``counted`` (a ``stream.read``/``stream.write``) would exceed
@@ -379,7 +350,7 @@ class StreamTable:
                 if stream.in_flight >= self._limits.stream_window:
                     return False
                 stream.in_flight += 1
-            stream.worker.submit(job)
+            stream.requests.submit(job)
             return True
 
     def answered(self, stream_id: object) -> None:
@@ -390,11 +361,21 @@ class StreamTable:
                 stream.in_flight -= 1
 
     def interrupt(self, stream_id: object, kind: type[Stream] = Stream) -> None:
-        """Cancel stream ``stream_id`` (if it is a ``kind``) without waiting: for ``stream.cancel``, ``$/cancel`` of
-        one of its queued requests, or an excess write."""
+        """Cancel stream ``stream_id`` (if it is a ``kind``) without waiting: for ``$/cancel`` of one of its queued
+        requests, or an excess write."""
         with self._lock:
             stream = self._streams.get(stream_id) if isinstance(stream_id, int) else None
         if isinstance(stream, kind):
+            stream.interrupt()
+
+    def cancelling(self, stream_id: object) -> None:
+        """A ``stream.cancel`` of ``stream_id`` arrived: stop the stream at once, and stop counting it against
+        ``max_streams`` (its answer still comes after those of its earlier requests)."""
+        with self._lock:
+            stream = self._streams.get(stream_id) if isinstance(stream_id, int) else None
+            if stream is not None:
+                self._cancelling.add(stream.id)
+        if stream is not None:
             stream.interrupt()
 
     def get(self, stream_id: int, kind: type[Stream] = Stream) -> Stream:
@@ -411,28 +392,29 @@ class StreamTable:
             return self._streams.get(stream_id)
 
     def remove(self, stream: Stream) -> None:
-        """Forget ``stream``: later requests naming it find it unknown; its worker ends after its queue."""
+        """Forget ``stream``: later requests naming it find it unknown (those already queued still run)."""
         with self._lock:
             if self._streams.get(stream.id) is stream:
                 del self._streams[stream.id]
-            stream.worker.close()
+                self._cancelling.discard(stream.id)
 
     def finish_all(self, timeout: float) -> None:
         """Cancel every open stream (write streams keep base + prefix), waiting at most ``timeout`` seconds overall."""
         with self._lock:
             streams = list(self._streams.values())
             self._streams.clear()
+            self._cancelling.clear()
         deadline = time.monotonic() + timeout
         for stream in streams:
             stream.interrupt()
         for stream in streams:
             with contextlib.suppress(Exception):
                 stream.finish(max(0.0, deadline - time.monotonic()))
-            stream.worker.close()
+        self._threads.shutdown()
 
     def __len__(self) -> int:
         with self._lock:
             return len(self._streams)
 
 
-__all__ = ["PutStream", "ReadStream", "SerialWorker", "Stream", "StreamFailedError", "StreamTable", "WriteStream"]
+__all__ = ["PutStream", "ReadStream", "Stream", "StreamFailedError", "StreamTable", "WriteStream"]

@@ -33,7 +33,8 @@ _RESERVED_OPTIONS = frozenset({"path", "self"})
 """Names url_for options cannot have: the arguments of the method and its hook."""
 
 INTERFACE_VERSION = "1.1"
-"""Version of the StorageDriver interface, ``"major.minor"``; the wire protocol's version follows it."""
+"""Version of the StorageDriver interface, ``"major.minor"`` (the wire protocol has a version of its own,
+:data:`registry_storage.wire.PROTOCOL_VERSION`)."""
 
 PathList = builtins.list[str]
 

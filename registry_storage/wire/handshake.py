@@ -7,7 +7,7 @@ from typing import Any
 
 from registry_storage.wire.frames import DEFAULT_MAX_ATTACHMENT_BYTES, DEFAULT_MAX_MESSAGE_BYTES
 
-PROTOCOL_VERSION = "1.1"
+PROTOCOL_VERSION = "1.2"
 """The version this implementation speaks, ``"major.minor"``."""
 
 IMPLEMENTATION = "registry-storage-python"

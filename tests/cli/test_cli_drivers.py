@@ -43,7 +43,7 @@ def test_drivers_json_lists_both_kinds(console: Console, drivers_path: Path) -> 
     executables: dict[str, dict[str, Any]] = {driver["name"]: driver for driver in document["executables"]}
     assert "notexecutable" not in executables
     for name in ("filesystem", "inmemory"):
-        assert executables[name]["protocol"] == "1.1"
+        assert executables[name]["protocol"] == "1.2"
         assert executables[name]["error"] is None
         assert Path(executables[name]["path"]).name == f"registry-storage-{name}"
     assert executables["s3"]["protocol"] is None
@@ -68,6 +68,6 @@ def test_drivers_prints_a_table(console: Console, drivers_path: Path) -> None:
         line.split()[0]: line.split()
         for line in lines[lines.index("driver executables (started with {} parameters):") + 1 :]
     }
-    assert rows["filesystem"][1] == "1.1"
+    assert rows["filesystem"][1] == "1.2"
     assert rows["failing"][1] == "-"
     assert rows["silent"][1] == "-"

@@ -37,7 +37,8 @@ def test_handshake_chooses_the_version_and_announces_the_driver(spawn: Spawn) ->
 
 
 @pytest.mark.parametrize(
-    ("offered", "chosen"), [(["1.7"], "1.1"), (["0.3", "1.2", "3.0"], "1.1"), (["1.0"], "1.0"), (["1.1"], "1.1")]
+    ("offered", "chosen"),
+    [(["1.7"], "1.2"), (["0.3", "1.2", "3.0"], "1.2"), (["1.0"], "1.0"), (["1.1"], "1.1"), (["1.2"], "1.2")],
 )
 def test_the_chosen_minor_is_capped_at_the_drivers(spawn: Spawn, offered: list[str], chosen: str) -> None:
     client = spawn(driver_command("inmemory"))

@@ -49,7 +49,7 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 @pytest.mark.parametrize("action", ["walk", "list"])
 def test_every_entry_arrives_in_order(report: dict[str, Any], action: str) -> None:
-    assert report["protocol"] == "1.1"
+    assert report["protocol"] == "1.2"
     seen = report[action]
     assert (seen["count"], seen["first"], seen["last"]) == (ENTRIES, NAME.format(0), NAME.format(ENTRIES - 1))
     assert seen["sorted"] is True

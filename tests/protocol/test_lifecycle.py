@@ -290,7 +290,7 @@ def test_on_a_terminal_it_explains_itself_and_exits_2() -> None:
     assert completed.stdout == b""
     text = completed.stderr.decode()
     assert "registry-storage-inmemory is a registry-storage driver" in text
-    assert "protocol 1.1" in text
+    assert "protocol 1.2" in text
     assert "stdin and stdout" in text
     assert "registry-storage check inmemory" in text
 

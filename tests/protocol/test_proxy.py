@@ -95,14 +95,14 @@ def read_pid(pidfile: Path) -> int:
 # -- versions ----------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("chosen", ["2.0", "1.9", "1.2", "0.1", "one"])
+@pytest.mark.parametrize("chosen", ["2.0", "1.9", "1.3", "0.1", "one"])
 def test_a_version_the_client_does_not_speak_raises_and_stops_the_driver(
     fake: str, tmp_path: Path, chosen: str
 ) -> None:
     pidfile = tmp_path / "pid"
     with pytest.raises(IncompatibleVersionError) as raised:
         launch(fake, "fake", {"version": chosen, "pidfile": str(pidfile)}, stop_timeout=QUICK_STOP)
-    assert raised.value.offered == ["1.1"]
+    assert raised.value.offered == ["1.2"]
     assert raised.value.chosen == chosen
     assert raised.value.driver == "fake"
     assert exited(read_pid(pidfile), 0.0)

@@ -123,3 +123,100 @@ def test_a_stream_opened_after_its_call_was_given_up_is_cancelled_on_the_driver(
     assert [sent([frame])["method"] for frame in frames] == ["stream.cancel"]
     assert sent([frames[0]])["params"] == {"stream": 7}
     assert core.orphan_cancel_frames() == []
+
+
+def _sends(given: list[Any]) -> list[tuple[str, dict[str, Any], bytes]]:
+    return [
+        (instruction.method, dict(instruction.params), bytes(instruction.attachment))
+        for instruction in given
+        if isinstance(instruction, calls.Send)
+    ]
+
+
+def drive_write(program: calls.Program[int], chunks: list[bytes], replies: list[Any]) -> tuple[int, list[Any]]:
+    """Run a write program: :class:`Pull` takes the next of ``chunks``, anything else the next scripted reply."""
+    source = iter(chunks)
+    given: list[Any] = []
+    value: Any = None
+    while True:
+        try:
+            instruction = program.send(value)
+        except StopIteration as stop:
+            return stop.value, given
+        given.append(instruction)
+        value = next(source, b"") if isinstance(instruction, calls.Pull) else replies.pop(0)
+
+
+def test_in_1_2_a_small_write_is_one_request_carrying_its_content_and_closing_the_stream() -> None:
+    core: ClientCore[Any] = ClientCore("d")
+    core.version = (1, 2)
+    program = calls.write_stream(core, "/a", 3, chunk_bytes=1024, cancel_timeout=1.0)
+    written, given = drive_write(program, [b"payload"], ["t1", (Ok({"written": 7}, 1), b"")])
+    assert written == 7
+    assert _sends(given) == [("write_stream.open", {"path": "/a", "offset": 3, "close": True}, b"payload")]
+
+
+def test_in_1_2_a_longer_write_sends_its_first_piece_with_the_open_and_the_rest_as_writes() -> None:
+    core: ClientCore[Any] = ClientCore("d")
+    core.version = (1, 2)
+    program = calls.write_stream(core, "/a", 0, chunk_bytes=4, cancel_timeout=1.0)  # pieces of at most 4 bytes
+    replies = ["t1", (Ok({"stream": 9}, 1), b""), *["t"] * 3, *[(Ok(None, 0), b"")] * 3, "t5"]
+    replies += [(Ok({"written": 12}, 5), b"")]
+    written, given = drive_write(program, [b"0123456789", b"ab"], replies)
+    assert written == 12
+    sends = _sends(given)
+    assert sends[0] == ("write_stream.open", {"path": "/a", "offset": 0}, b"0123")
+    assert [attachment for method, _, attachment in sends[1:-1]] == [b"4567", b"89", b"ab"]
+    assert sends[-1][0] == "stream.close"
+
+
+def test_in_1_1_the_open_carries_nothing() -> None:
+    core: ClientCore[Any] = ClientCore("d")
+    core.version = (1, 1)
+    program = calls.write_stream(core, "/a", 0, chunk_bytes=1024, cancel_timeout=1.0)
+    instruction = program.send(None)
+    assert isinstance(instruction, calls.Send)
+    assert (instruction.method, dict(instruction.params), instruction.attachment) == (
+        "write_stream.open",
+        {"path": "/a", "offset": 0},
+        b"",
+    )
+    opening = calls.ReadPuller.open(core, "/a", 5, chunk_bytes=1024, cancel_timeout=1.0)
+    instruction = opening.send(None)
+    assert isinstance(instruction, calls.Send)
+    assert dict(instruction.params) == {"path": "/a", "offset": 5}
+
+
+def test_in_1_2_a_read_starts_small_with_the_open_grows_and_is_closed_without_waiting() -> None:
+    core: ClientCore[Any] = ClientCore("d")
+    core.version = (1, 2)
+    first = bytes(calls.READ_AHEAD_FIRST)
+    puller, given = drive(
+        calls.ReadPuller.open(core, "/a", 5, chunk_bytes=1 << 20, cancel_timeout=1.0),
+        ["t1", (Ok({"stream": 4, "eof": False}, 1), first)],
+    )
+    assert _sends(given) == [("read_stream.open", {"path": "/a", "offset": 5, "size": calls.READ_AHEAD_FIRST}, b"")]
+    chunk, given = drive(puller.next_chunk(), [])
+    assert chunk == first  # the open's bytes...
+    assert given == []  # ...with no request
+    growth = calls.READ_AHEAD_FIRST * calls.READ_AHEAD_GROWTH
+    replies = ["t2", "t3", (Ok({"eof": False}, 2), bytes(growth)), "t4", "t5"]
+    chunk, given = drive(puller.next_chunk(), replies)
+    assert len(chunk) == growth
+    sizes = [params["size"] for method, params, _ in _sends(given)]
+    assert sizes == [growth, growth * calls.READ_AHEAD_GROWTH, 1 << 20, 1 << 20]  # a wider window, up to the chunk
+    _, given = drive(puller.close(), [None, None, None, "t6", None])
+    assert [type(instruction).__name__ for instruction in given] == ["Drop", "Drop", "Drop", "Send", "Drop"]
+    assert _sends(given) == [("stream.cancel", {"stream": 4}, b"")]
+
+
+def test_in_1_2_a_read_answered_whole_by_its_open_sends_nothing_more() -> None:
+    core: ClientCore[Any] = ClientCore("d")
+    core.version = (1, 2)
+    puller, _ = drive(
+        calls.ReadPuller.open(core, "/a", 0, chunk_bytes=1 << 20, cancel_timeout=1.0),
+        ["t1", (Ok({"stream": 4, "eof": True}, 1), b"small")],
+    )
+    assert drive(puller.next_chunk(), []) == (b"small", [])
+    assert drive(puller.next_chunk(), []) == (None, [])
+    assert drive(puller.close(), []) == (None, [])
