@@ -2,21 +2,23 @@
 azure-storage-blob SDK's own upload and download, all on one in-memory Azurite on 127.0.0.1 that the script starts
 (telemetry off) and always stops.
 
-Cases, each moving ``--size`` MiB (default 256) once per run, every case run ``--runs`` times (default 2,
+Cases, each moving ``--size`` MiB (default 256) once per run, every case run ``--runs`` times (default 3,
 interleaved) and the median time kept:
 
 - upload: ``write_stream`` from a generator of 1 MiB chunks, through the proxy (``registry-storage-azure`` child)
   and in process (4 MiB blocks, 4 staged at once: the driver's defaults); the SDK's ``upload_blob`` from a generator
   of the same chunks, with its default ``max_concurrency`` (1) and with 4, the driver's;
-- download: ``read_stream`` drained with ``readinto`` into one reused 1 MiB buffer, through the proxy and in
-  process; the SDK's ``download_blob().readinto(sink)`` into a sink that discards, with its default
+- download: ``read_stream`` (one streamed GET) drained with ``readinto`` into one reused 1 MiB buffer, through the
+  proxy and in process; the SDK's ``download_blob().readinto(sink)`` into a sink that discards, with its default
   ``max_concurrency`` (1) and with 4;
 - obstore (Rust's object_store, the fastest Python object-store client measured here): ``put`` from the same
   generator (its defaults: 5 MiB blocks, 12 at once) and ``get`` streamed in 1 MiB chunks.
 
-The table gives MB/s and, per direction, proxy time / case time; the target is the proxy within 1.25x of the
-fastest library's time. Azurite keeps blobs in memory, so every case gets a container of its own, deleted after
-it; the blob a download reads is uploaded untimed. The SDK client has the SDK's defaults.
+The table gives MB/s, CPU seconds (this process, + the driver's child) and, per direction, proxy time / case time;
+the target is the proxy within 1.25x of the fastest library's time. One more row holds the driver in process to the
+SDK's own download (the faster of its two concurrencies): at most 1.0x its time. Azurite keeps blobs in memory, so
+every case gets a container of its own, deleted after it; the blob a download reads is uploaded untimed. The SDK
+client has the SDK's defaults.
 
 Usage, from the repository root with the virtualenv's Python (azure-storage-blob installed; Azurite from
 ``make setup`` in ``.tools/`` or ``azurite-blob`` on ``$PATH``)::
@@ -43,7 +45,7 @@ import registry_storage
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root, home of the bench package
 from bench import servers
-from bench.transfers import MIB, Case, DiscardSink, chunks, drain, measure, report, timed
+from bench.transfers import MIB, Case, Comparison, DiscardSink, Timing, chunks, drain, measure, report, timed
 
 if TYPE_CHECKING:
     from azure.storage.blob import ContainerClient
@@ -88,21 +90,21 @@ class AzureBench:
         finally:
             container.delete_container()
 
-    def driver_case(self, direction: str, *, out_of_process: bool) -> Callable[[], float]:
-        def run() -> float:
+    def driver_case(self, direction: str, *, out_of_process: bool) -> Callable[[], Timing]:
+        def run() -> Timing:
             with self.fresh_container(with_blob=direction == "download") as container:
                 parameters = self.azurite.parameters(container.container_name)
                 with registry_storage.create("azure", parameters, out_of_process=out_of_process) as driver:
                     if direction == "upload":
-                        return timed(lambda: driver.write_stream(PATH, 0, chunks(self.size)), self.size)
-                    return timed(lambda: drain(driver, PATH), self.size)
+                        return timed(lambda: driver.write_stream(PATH, 0, chunks(self.size)), self.size, driver)
+                    return timed(lambda: drain(driver, PATH), self.size, driver)
 
         return run
 
-    def sdk_upload(self, concurrency: int | None) -> Callable[[], float]:
+    def sdk_upload(self, concurrency: int | None) -> Callable[[], Timing]:
         options: dict[str, Any] = {} if concurrency is None else {"max_concurrency": concurrency}
 
-        def run() -> float:
+        def run() -> Timing:
             with self.fresh_container(with_blob=False) as container:
                 blob = container.get_blob_client(BLOB)
 
@@ -114,10 +116,10 @@ class AzureBench:
 
         return run
 
-    def sdk_download(self, concurrency: int | None) -> Callable[[], float]:
+    def sdk_download(self, concurrency: int | None) -> Callable[[], Timing]:
         options: dict[str, Any] = {} if concurrency is None else {"max_concurrency": concurrency}
 
-        def run() -> float:
+        def run() -> Timing:
             with self.fresh_container(with_blob=True) as container:
                 blob = container.get_blob_client(BLOB)
 
@@ -141,7 +143,7 @@ class AzureBench:
         }
         return AzureStore(container.container_name, config=config, client_options={"allow_http": True})  # type: ignore[arg-type]
 
-    def obstore_upload(self) -> float:
+    def obstore_upload(self) -> Timing:
         import obstore
 
         with self.fresh_container(with_blob=False) as container:
@@ -153,7 +155,7 @@ class AzureBench:
 
             return timed(upload, self.size)
 
-    def obstore_download(self) -> float:
+    def obstore_download(self) -> Timing:
         import obstore
 
         with self.fresh_container(with_blob=True) as container:
@@ -216,6 +218,18 @@ class AzureBench:
         ]
 
 
+def comparisons() -> list[Comparison]:
+    """The in-process target: the driver's download at least as fast as the SDK's, whichever concurrency it uses."""
+    return [
+        Comparison(
+            "download: azure driver in process vs SDK download",
+            "driver-download",
+            ("sdk-download", f"sdk-download-c{DRIVER_CONCURRENCY}"),
+            1.0,
+        )
+    ]
+
+
 def main() -> None:
     """Start Azurite, run every case, print the table (or JSON), stop Azurite."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -233,15 +247,18 @@ def main() -> None:
         bench = AzureBench(azurite, size)
         try:
             cases = bench.cases()
-            seconds = measure(cases, args.runs, progress)
+            timings = measure(cases, args.runs, progress)
         finally:
             bench.close()
     title = (
         f"Azure on Azurite (127.0.0.1, in memory), {args.size} MiB per transfer, median of {args.runs} runs, "
         f"{os.cpu_count()} cores"
     )
-    notes = ["proxy/this = proxy time / this case's time; target: proxy within 1.25x of the fastest library's time."]
-    report(title, cases, seconds, size, as_json=args.json, notes=notes)
+    notes = [
+        "proxy/this = proxy time / this case's time; target: proxy within 1.25x of the fastest library's time.",
+        "cpu s = CPU seconds of this process (+ the driver's child); Azurite's own CPU is in neither.",
+    ]
+    report(title, cases, timings, size, as_json=args.json, notes=notes, comparisons=comparisons())
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """S3 benchmark: the S3 driver through the client proxy, against the same driver in process and boto3's own transfer
 manager, all on one moto server on 127.0.0.1 that the script starts and always stops.
 
-Cases, each moving ``--size`` MiB (default 256) once per run, every case run ``--runs`` times (default 2,
+Cases, each moving ``--size`` MiB (default 256) once per run, every case run ``--runs`` times (default 3,
 interleaved) and the median time kept:
 
 - upload: ``write_stream`` from a generator of 1 MiB chunks, through the proxy (``registry-storage-s3`` child) and
@@ -43,7 +43,7 @@ import registry_storage
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root, home of the bench package
 from bench import servers
-from bench.transfers import CHUNK, MIB, Case, DiscardSink, chunks, drain, generated_file, measure, report, timed
+from bench.transfers import CHUNK, MIB, Case, DiscardSink, Timing, chunks, drain, generated_file, measure, report, timed
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -101,18 +101,18 @@ class S3Bench:
         if with_object:
             self.client.upload_fileobj(generated_file(self.size), BUCKET, KEY)
 
-    def driver_case(self, direction: str, *, out_of_process: bool) -> Callable[[], float]:
-        def run() -> float:
+    def driver_case(self, direction: str, *, out_of_process: bool) -> Callable[[], Timing]:
+        def run() -> Timing:
             self.fresh_bucket(with_object=direction == "download")
             parameters = driver_parameters(self.endpoint)
             with registry_storage.create("s3", parameters, out_of_process=out_of_process) as driver:
                 if direction == "upload":
-                    return timed(lambda: driver.write_stream(PATH, 0, chunks(self.size)), self.size)
-                return timed(lambda: drain(driver, PATH), self.size)
+                    return timed(lambda: driver.write_stream(PATH, 0, chunks(self.size)), self.size, driver)
+                return timed(lambda: drain(driver, PATH), self.size, driver)
 
         return run
 
-    def boto3_upload(self) -> float:
+    def boto3_upload(self) -> Timing:
         self.fresh_bucket(with_object=False)
 
         def upload() -> int:
@@ -121,7 +121,7 @@ class S3Bench:
 
         return timed(upload, self.size)
 
-    def boto3_download(self) -> float:
+    def boto3_download(self) -> Timing:
         self.fresh_bucket(with_object=True)
 
         def download() -> int:
@@ -131,7 +131,7 @@ class S3Bench:
 
         return timed(download, self.size)
 
-    def boto3_get(self) -> float:
+    def boto3_get(self) -> Timing:
         self.fresh_bucket(with_object=True)
 
         def get() -> int:
@@ -157,7 +157,7 @@ class S3Bench:
         }
         return S3Store(BUCKET, config=config, client_options={"allow_http": True})  # type: ignore[arg-type]
 
-    def obstore_upload(self) -> float:
+    def obstore_upload(self) -> Timing:
         import obstore
 
         self.fresh_bucket(with_object=False)
@@ -169,7 +169,7 @@ class S3Bench:
 
         return timed(upload, self.size)
 
-    def obstore_download(self) -> float:
+    def obstore_download(self) -> Timing:
         import obstore
 
         self.fresh_bucket(with_object=True)
@@ -240,7 +240,7 @@ def main() -> None:
     with servers.moto_server() as endpoint:
         bench = S3Bench(endpoint, size)
         cases = bench.cases()
-        seconds = measure(cases, args.runs, progress)
+        timings = measure(cases, args.runs, progress)
         servers.moto_reset(endpoint)
     title = f"S3 on moto (127.0.0.1), {args.size} MiB per transfer, median of {args.runs} runs, {os.cpu_count()} cores"
     notes = [
@@ -248,7 +248,7 @@ def main() -> None:
         "moto reads the whole object for every ranged GET: the transfer manager's download is slow on moto only;",
         "the single streamed get_object is the fair download baseline.",
     ]
-    report(title, cases, seconds, size, as_json=args.json, notes=notes)
+    report(title, cases, timings, size, as_json=args.json, notes=notes)
 
 
 if __name__ == "__main__":

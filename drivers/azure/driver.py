@@ -5,8 +5,8 @@ never matches ``/ab``. Any blob below ``<root>/a/`` makes ``/a`` a directory, an
 ``a/``, or a blob ``a`` marked ``hdi_isfolder=true``) are directories, never files, so every child ``list`` shows
 can be stat'ed; names that break the path rules are never shown. ``list`` uses the service's delimiter listing,
 ``walk`` one flat listing, ``delete`` of a directory deletes every blob below it in batches, ``move`` is a
-server-side copy then a delete, and ``url_for`` signs a read-only SAS URL with the account key. Streams: see
-:mod:`.reader` and :mod:`.blocks`.
+server-side copy then a delete, and ``url_for`` signs a read-only SAS URL with the account key. ``read_stream``
+reads the body of one GET as the caller reads (see ``BlobStore.open_stream``); ``write_stream``: see :mod:`.blocks`.
 
 The SDK (the ``[azure]`` extra) is imported when a driver is built, not when this module is.
 """
@@ -37,7 +37,6 @@ from registry_storage.walkorder import is_after, listing_ranges
 
 from .blocks import BlockWriter
 from .parameters import DRIVER_NAME, PAGE_SIZE, PARAMETERS, AzureSettings
-from .reader import open_reader
 from .walking import walk_infos
 
 if TYPE_CHECKING:
@@ -126,7 +125,7 @@ class AzureDriver(StorageDriver):
 
     def _read_stream(self, path: str, offset: int) -> io.BufferedIOBase:
         with self._store.call():
-            return open_reader(self._store.open_chunks(path, offset))
+            return self._store.open_stream(path, offset)
 
     def _stat(self, path: str) -> FileInfo:
         with self._store.call():

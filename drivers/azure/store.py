@@ -12,6 +12,7 @@ imports without the ``[azure]`` extra.
 from __future__ import annotations
 
 import contextlib
+import io
 import time
 from collections.abc import Generator, Iterable, Iterator
 from contextlib import contextmanager
@@ -39,6 +40,7 @@ from azure.storage.blob import (
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
+from registry_storage.bodyreader import empty_stream, open_body
 from registry_storage.errors import InvalidParameterError, PathNotFoundError, StorageDriverError
 from registry_storage.fileinfo import EPOCH, FileInfo
 from registry_storage.paths import ROOT
@@ -52,7 +54,8 @@ BATCH_SIZE = 256
 """Blobs per batch delete request: the most one batch may hold."""
 
 DOWNLOAD_CHUNK_SIZE = 4 * MIB
-"""Bytes fetched by one ranged download request."""
+"""Bytes fetched by one ranged request where the SDK downloader is used: ``get_content`` of a large blob (that many
+at once) and the old content a write at an offset stages again. ``read_stream`` makes one streamed GET instead."""
 
 COPY_POLL_LIMIT = 600.0
 """Seconds a server-side copy may stay pending before the move gives up."""
@@ -75,6 +78,11 @@ def _describe(error: AzureError) -> str:
     return f"{type(error).__name__}: {first_line[0] if first_line else 'no detail'}"
 
 
+def _http_response(pipeline_response: Any, deserialized: object, headers: object) -> Any:
+    """The ``cls`` hook of a generated operation that keeps the transport's response (its body not yet read)."""
+    return pipeline_response.http_response
+
+
 def is_marked_folder(properties: BlobProperties) -> bool:
     """True when the blob is a folder placeholder marked with ``hdi_isfolder=true``."""
     metadata = properties.metadata or {}
@@ -82,7 +90,12 @@ def is_marked_folder(properties: BlobProperties) -> bool:
 
 
 def _error_code(error: AzureError) -> str:
+    """The service's error code: the SDK's parsed one, else the ``x-ms-error-code`` header (generated operations
+    called directly raise without parsing it)."""
     code = getattr(error, "error_code", None)
+    if not code:
+        response = getattr(error, "response", None)
+        code = response.headers.get("x-ms-error-code") if response is not None else None
     return str(getattr(code, "value", code) or "")
 
 
@@ -236,33 +249,46 @@ class BlobStore:
             self._refuse_folder(downloader.properties, path)
             return downloader.readall()
 
-    def open_chunks(self, path: str, offset: int) -> Iterator[bytes]:
-        """The content of the blob at ``path`` from ``offset`` as chunks of at most one download request each.
+    def open_stream(self, path: str, offset: int) -> io.BufferedIOBase:
+        """The content of the blob at ``path`` from ``offset``, as the body of one GET read as the caller reads.
 
-        The first request is made now, so a missing blob raises PathNotFoundError here; an offset at or past the end
-        gives no chunks. Later chunks are fetched as the iterator advances, each with the blob's ETag, so a blob
-        replaced meanwhile fails the stream instead of mixing two contents.
+        The request is made now, so a missing blob raises PathNotFoundError here; an offset at or past the end gives
+        a stream at its end. One response serves one version of the blob, so a blob replaced meanwhile never mixes
+        two contents. The SDK's downloader would fetch the blob in ranged requests of ``max_chunk_get_size`` bytes,
+        each read whole into memory and then copied out: the SDK's generated ``download`` operation (the one its
+        downloader calls, through the same pipeline: credentials, retries, the call's retry budget) streams the
+        response instead, and the body is read straight from the connection.
         """
         with self._translated("read", path):
             blob = self._container.get_blob_client(self.blob_name(path))
             try:
-                downloader = blob.download_blob(offset=offset or None)
+                response = blob._client.blob.download(range=f"bytes={offset}-" if offset else None, cls=_http_response)
             except HttpResponseError as error:
                 if error.status_code == 416:
                     return self._empty_unless_folder(path)
                 raise
-            self._refuse_folder(downloader.properties, path)
-            return self._translated_chunks("read", path, downloader.chunks())
+        raw = response.internal_response.raw
+        if str(response.headers.get(f"x-ms-meta-{FOLDER_METADATA}", "")).lower() == "true":
+            response.internal_response.close()
+            raise PathNotFoundError(path, driver=DRIVER_NAME)
+
+        def read(size: int | None) -> bytes:
+            return cast(bytes, raw.read(size, decode_content=False))
+
+        def failed(error: Exception) -> StorageDriverError:
+            return StorageDriverError(f"reading {path} from Azure failed: {error}", driver=DRIVER_NAME)
+
+        return open_body(read, response.internal_response.close, failed)
 
     def _refuse_folder(self, properties: BlobProperties, path: str) -> None:
         if is_marked_folder(properties):
             raise PathNotFoundError(path, driver=DRIVER_NAME)
 
-    def _empty_unless_folder(self, path: str) -> Iterator[bytes]:
+    def _empty_unless_folder(self, path: str) -> io.BufferedIOBase:
         info = self.file_info(path)
         if info is None or info.is_dir:
             raise PathNotFoundError(path, driver=DRIVER_NAME)
-        return iter(())
+        return empty_stream()
 
     def read_range(self, path: str, start: int, end: int) -> Iterator[bytes]:
         """Bytes ``start`` to ``end`` (exclusive) of the blob at ``path``, in chunks of at most one request each."""

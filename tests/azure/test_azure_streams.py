@@ -1,4 +1,4 @@
-"""Streams on block blobs: staged blocks, kept blocks, zero gaps, interrupted writes, ranged reads."""
+"""Streams on block blobs: staged blocks, kept blocks, zero gaps, interrupted writes, reads from an offset."""
 
 from __future__ import annotations
 
@@ -39,6 +39,11 @@ def _failing(chunks: list[bytes]) -> Iterator[bytes]:
 def _blocks(container: ContainerClient, name: str) -> list[tuple[str, int]]:
     committed, _ = container.get_blob_client(name).get_block_list("committed")
     return [(str(block.id), int(block.size)) for block in committed]
+
+
+def _read_to_the_end(stream: io.BufferedIOBase) -> None:
+    while stream.read(MIB):
+        pass
 
 
 @pytest.fixture
@@ -164,7 +169,7 @@ def test_write_stream_memory_stays_bounded(azurite: Azurite, container: Containe
     assert peak < bound * 1.5, f"peak {peak} bytes, more than the bound of {bound} bytes"
 
 
-def test_read_stream_downloads_ranges_as_it_is_read(
+def test_read_stream_reads_one_get_from_the_offset_as_it_is_read(
     azurite: Azurite, container: ContainerClient, azurite_proxy: RecordingProxy
 ) -> None:
     data = _data(9 * MIB, 10)
@@ -174,27 +179,59 @@ def test_read_stream_downloads_ranges_as_it_is_read(
         azurite_proxy.clear()
         with driver.read_stream("/blob", 1) as stream:
             assert stream.read(10) == data[1:11]
-            assert len([method for method, _ in azurite_proxy.requests() if method == "GET"]) == 1
             received = bytearray(data[1:11])
-            while piece := stream.read(100 * KIB):
-                received += piece
+            buffer = bytearray(3 * MIB)
+            while count := stream.readinto(buffer):
+                received += buffer[:count]
+                while piece := stream.read(100 * KIB):
+                    received += piece
         assert bytes(received) == data[1:]
-        assert len([method for method, _ in azurite_proxy.requests() if method == "GET"]) == 3, "4 MiB per request"
+        assert [method for method, _ in azurite_proxy.requests()] == ["GET"], "one streamed GET, not ranged chunks"
+        with driver.read_stream("/blob", len(data) - 5) as stream:
+            assert stream.read() == data[-5:]
         with driver.read_stream("/blob", len(data)) as stream:
             assert stream.read() == b""
         with driver.read_stream("/blob", len(data) + 10) as stream:
             assert stream.read() == b""
         with pytest.raises(PathNotFoundError):
             driver.read_stream("/missing", 5)
+        with pytest.raises(PathNotFoundError):
+            driver.read_stream("/missing")
 
 
-def test_a_blob_replaced_while_it_is_read_fails_the_stream(azure_driver: StorageDriver) -> None:
+def test_a_stream_closed_early_leaves_the_driver_working(azure_driver: StorageDriver) -> None:
+    data = _data(9 * MIB, 12)
+    azure_driver.put_content("/blob", data)
+    for _ in range(3):
+        with azure_driver.read_stream("/blob", 7) as stream:
+            assert stream.read(5) == data[7:12]
+    assert azure_driver.get_content("/blob") == data
+    with azure_driver.read_stream("/blob") as stream:
+        assert stream.read() == data
+
+
+def test_a_blob_replaced_while_it_is_read_streams_the_version_it_opened(azure_driver: StorageDriver) -> None:
     data = _data(9 * MIB, 11)
     azure_driver.put_content("/blob", data)
     with azure_driver.read_stream("/blob") as stream:
         assert stream.read(1) == data[:1]
         azure_driver.put_content("/blob", b"replaced")
-        with pytest.raises(StorageDriverError) as caught:
-            stream.read()
-    assert not isinstance(caught.value, PathNotFoundError)
+        rest = stream.read()
+    assert rest == data[1:], "one response serves one version: never a mix of the old and the new content"
     assert azure_driver.get_content("/blob") == b"replaced"
+
+
+def test_a_connection_cut_while_a_stream_is_read_fails_it_as_a_storage_error(
+    azurite: Azurite, container: ContainerClient, azurite_proxy: RecordingProxy
+) -> None:
+    data = _data(32 * MIB, 13)
+    parameters = azurite.parameters(container.container_name, serviceurl=azurite_proxy.service_url(), maxretries=0)
+    with registry_storage.create("azure", parameters) as driver:
+        driver.put_content("/blob", data)
+        with driver.read_stream("/blob", 3) as stream:
+            assert stream.read(KIB) == data[3 : 3 + KIB]
+            azurite_proxy.cut()
+            with pytest.raises(StorageDriverError) as caught:
+                _read_to_the_end(stream)
+    assert not isinstance(caught.value, PathNotFoundError)
+    assert "reading /blob from Azure failed" in str(caught.value)
