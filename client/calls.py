@@ -551,15 +551,16 @@ def write_stream(
     params: dict[str, Any] = {"path": path} if offset is None else {"path": path, "offset": offset}
     ahead: list[bytes | memoryview] = []
     first: bytes | memoryview = b""
+    whole = False
     if core.speaks(OPENS_WITH_DATA):
         first = yield from source.next()
         following = (yield from source.next()) if first else b""
         if following:
             ahead.append(following)
         else:
-            params["close"] = True
+            whole = params["close"] = True
     result, _ = yield from call(core, method, params, first)
-    if params.get("close") is True:
+    if whole:
         return _written_total(core, result, method)
     stream = stream_id(result, core.driver)
     window = max(1, limits.stream_window)

@@ -308,8 +308,7 @@ def build_methods(session: Session) -> dict[str, Method]:
             try:
                 stream.put(chunk)
             except BaseException:
-                stream.finish()
-                streams.remove(stream)
+                streams.discard(stream)
                 raise
 
     def put_content_open(call: Call, /, *, path: object, close: object = None, **_: object) -> object:
@@ -327,8 +326,8 @@ def build_methods(session: Session) -> dict[str, Method]:
     def read_stream_open(call: Call, /, *, path: object, offset: object, size: object = None, **_: object) -> object:
         checked = _string(path, "path")
         start = _offset(checked, offset)
-        first = None if size is None or not session.speaks(OPENS_WITH_DATA) else size
-        wanted = None if first is None else _integer(first, "size", 1, max_chunk_bytes)
+        asked = size is not None and session.speaks(OPENS_WITH_DATA)
+        wanted = _integer(size, "size", 1, max_chunk_bytes) if asked else None
         stream_id = streams.open_read(checked, start)
         if wanted is None:
             return {"stream": stream_id}
@@ -336,8 +335,7 @@ def build_methods(session: Session) -> dict[str, Method]:
         try:
             eof = read_into_answer(call, reader, wanted)
         except BaseException:  # a failed open leaves no stream behind
-            reader.finish()
-            streams.remove(reader)
+            streams.discard(reader)
             raise
         return {"stream": stream_id, "eof": eof}
 
@@ -345,8 +343,7 @@ def build_methods(session: Session) -> dict[str, Method]:
         """Read the next ``size`` bytes of ``reader`` into the answer; True, and the stream closed, at its end."""
         data, eof = reader.read(size)
         if eof:
-            reader.finish()
-            streams.remove(reader)
+            streams.discard(reader)
         call.reply_attachment = data
         return eof
 
@@ -383,17 +380,13 @@ def build_methods(session: Session) -> dict[str, Method]:
             finally:
                 streams.remove(found)
         if found is not None:
-            found.finish()
-            streams.remove(found)
+            streams.discard(found)
         return None
 
     def stream_cancel(call: Call, /, *, stream: object, **_: object) -> object:
         found = streams.find(_stream(stream))
         if found is not None:
-            try:
-                found.finish()
-            finally:
-                streams.remove(found)
+            streams.discard(found)
         return None
 
     table: dict[str, Callable[..., object]] = {

@@ -398,6 +398,13 @@ class StreamTable:
                 del self._streams[stream.id]
                 self._cancelling.discard(stream.id)
 
+    def discard(self, stream: Stream) -> None:
+        """End ``stream`` as cancelled (:meth:`Stream.finish`) and forget it, even when finishing fails."""
+        try:
+            stream.finish()
+        finally:
+            self.remove(stream)
+
     def finish_all(self, timeout: float) -> None:
         """Cancel every open stream (write streams keep base + prefix), waiting at most ``timeout`` seconds overall."""
         with self._lock:
