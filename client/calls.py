@@ -538,28 +538,30 @@ def write_stream(
     whole content atomically when the stream is closed, and a cancelled put changes nothing.
 
     Chunks are split to at most ``chunk_bytes`` (and the driver's ``max_chunk_bytes``); at most ``stream_window``
-    ``stream.write`` requests are unanswered at once. In 1.2 the first piece travels with the open, and a source of
-    one piece is written in that one request (the source is read one piece ahead to know). If anything fails midway
-    (the source raises, the driver answers an error, a deadline passes), the stream is cancelled with
-    ``stream.cancel`` and the error propagates unchanged. The cancel's answer is awaited (up to ``cancel_timeout``,
-    also after a deadline), so the driver has kept the base plus a prefix when this returns and a caller resuming at
-    once sees the final size.
+    ``stream.write`` requests are unanswered at once. In 1.2 a source of one piece is written whole by the open
+    itself (``close: true``; the source is read one piece ahead to know); a longer one opens empty, because a first
+    piece riding on an open given up before its answer (a cancelled task) could land after the caller resumed, with
+    no stream id to cancel it by. If anything fails midway (the source raises, the driver answers an error, a
+    deadline passes), the stream is cancelled with ``stream.cancel`` and the error propagates unchanged. The
+    cancel's answer is awaited (up to ``cancel_timeout``, also after a deadline), so the driver has kept the base
+    plus a prefix when this returns and a caller resuming at once sees the final size. A one-request write given up
+    is cancelled with ``$/cancel`` like any single call (``put_content``): it writes all of its piece or none, and
+    may still be finishing when the caller resumes.
     """
     limits = core.peer_limits
     source = _Pieces(max(1, min(chunk_bytes, limits.max_chunk_bytes, limits.max_attachment_bytes)))
     method = "put_content.open" if offset is None else "write_stream.open"
     params: dict[str, Any] = {"path": path} if offset is None else {"path": path, "offset": offset}
-    ahead: list[bytes | memoryview] = []
-    first: bytes | memoryview = b""
+    ahead: deque[bytes | memoryview] = deque()
     whole = False
     if core.speaks(OPENS_WITH_DATA):
-        first = yield from source.next()
-        following = (yield from source.next()) if first else b""
+        ahead.append((yield from source.next()))
+        following = (yield from source.next()) if ahead[0] else b""
         if following:
             ahead.append(following)
         else:
             whole = params["close"] = True
-    result, _ = yield from call(core, method, params, first)
+    result, _ = yield from call(core, method, params, ahead.popleft() if whole else b"")
     if whole:
         return _written_total(core, result, method)
     stream = stream_id(result, core.driver)
@@ -568,7 +570,7 @@ def write_stream(
     in_flight: deque[Any] = deque()
     closing = False
     try:
-        while piece := (ahead.pop() if ahead else (yield from source.next())):
+        while piece := (ahead.popleft() if ahead else (yield from source.next())):
             if len(in_flight) >= window:
                 yield from _written(core, in_flight.popleft())
             in_flight.append((yield Send("stream.write", stream_params, piece)))
@@ -579,9 +581,11 @@ def write_stream(
     except BaseException as error:
         while in_flight:
             yield Drop(in_flight.popleft())
-        # a close that passed its deadline may still be writing: cancel it too, and await the cancel even after a
-        # deadline, so the driver has settled when the caller sees the error
-        unsettled = not closing or isinstance(error, DeadlineExceededError)
+        # a close interrupted (its deadline passed, the task was cancelled) may still be writing: cancel it too, and
+        # await the cancel, which the driver answers after the close, so the driver has settled when the caller
+        # sees the error
+        interrupted = isinstance(error, DeadlineExceededError) or not isinstance(error, Exception)
+        unsettled = not closing or interrupted
         if unsettled and not isinstance(error, DriverExitedError):
             yield from cancel_stream(core, stream, cancel_timeout)
         raise
