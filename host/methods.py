@@ -1,9 +1,11 @@
 """The protocol's methods (protocol.md section 6), dispatched with jsonrpcserver.
 
-:func:`build_methods` makes the explicit ``methods`` dict for one session; :class:`Dispatcher` runs a parsed request
-through ``jsonrpcserver.dispatch`` with a cheap validator, no second JSON parse and an orjson serializer, and returns
-the response bytes. Attachments travel beside the JSON in a :class:`Call`, passed to every method as jsonrpcserver's
-``context``.
+:func:`build_methods` makes the explicit ``methods`` dict for one session; :class:`Dispatcher` hands a parsed, valid
+request straight to jsonrpcserver's request step (``dispatch_request``: find the method, check the params, call it,
+then its response builders), and anything else to ``jsonrpcserver.dispatch`` with a cheap validator and no second
+JSON parse; responses are serialized with orjson. The direct step skips the pipeline's parse and validation stages,
+which cost about 14 us a request here (measured in process, 46.7 against 32.0 us for a ``stat`` under load).
+Attachments travel beside the JSON in a :class:`Call`, passed to every method as jsonrpcserver's ``context``.
 
 Errors keep jsonrpcserver's semantics (-32700 and -32600 with ``id: null``, -32601, -32602) and get the protocol's
 ``data`` (``type``, ``driver``, ``reason``). A method never lets an exception reach jsonrpcserver: a
@@ -21,6 +23,9 @@ from typing import Any, cast
 
 import jsonrpcserver
 from jsonrpcserver import Error, Result, Success
+from jsonrpcserver.dispatcher import create_request, dispatch_request, to_response
+from jsonrpcserver.response import to_serializable_one
+from jsonrpcserver.sentinels import NOID
 
 import registry_storage
 from registry_storage.driver import StorageDriver
@@ -456,6 +461,12 @@ class Dispatcher:
                 tracing.deactivate(remote)
 
     def _dispatch(self, message: object, call: Call) -> bytes | None:
+        if is_request(message):  # jsonrpcserver's own request step: find the method, check the params, call it
+            request = create_request(cast(dict[str, Any], message))
+            _, result = dispatch_request(self._methods, call, request)
+            if request.id is NOID:
+                return None
+            return cast(bytes, self._serialize(to_serializable_one(to_response(request, result))))
         reply = jsonrpcserver.dispatch(
             cast(str, message),
             methods=self._methods,
