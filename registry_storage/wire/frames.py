@@ -20,6 +20,8 @@ DEFAULT_MAX_MESSAGE_BYTES = 16 << 20
 DEFAULT_MAX_ATTACHMENT_BYTES = 256 << 20
 _TERMINATOR = b"\r\n\r\n"
 _RESYNC = re.compile(rb"content-length:", re.IGNORECASE)
+_CANONICAL = re.compile(rb"Content-Length: ([0-9]{1,15})\r\n(?:Attachment-Length: ([0-9]{1,15})\r\n)?\r\n")
+"""The header block exactly as :func:`encode_frame` writes it, parsed by one match instead of line by line."""
 _DIRECT_READ_THRESHOLD = 64 << 10
 
 
@@ -83,10 +85,10 @@ class FrameDecoder:
         self._buffer = bytearray()
         self._resyncing = False
         self._skip = 0
-        # the frame being assembled once its header is parsed
-        self._lengths: tuple[int, int] | None = None
-        self._body: bytearray | None = None
-        self._body_filled = 0
+        # the frame being assembled once its header is parsed: its message and attachment, each in its own buffer
+        # (so the attachment is handed on as it is, never moved), and how many of their bytes are in
+        self._parts: tuple[bytearray, bytearray] | None = None
+        self._filled = 0
 
     # -- input ---------------------------------------------------------------------------------------------------
 
@@ -96,21 +98,25 @@ class FrameDecoder:
             self._buffer += data
 
     def read_target(self) -> memoryview | None:
-        """A buffer to read the rest of the current frame body straight into, or None to use :meth:`feed`.
+        """A buffer to read the rest of the current message or attachment straight into, or None to use :meth:`feed`.
 
-        Offered only while the buffer holds no unconsumed bytes and a large body is being assembled. Release the view
-        (``view.release()``) before the next :meth:`next_event`, which may resize the buffer behind it.
+        Offered only while the buffer holds no unconsumed bytes and a large part is being assembled. Release the view
+        (``view.release()``) before the next :meth:`next_event`.
         """
-        if self._body is None or self._buffer or self._skip:
+        if self._parts is None or self._buffer or self._skip:
             return None
-        remaining = len(self._body) - self._body_filled
-        if remaining < _DIRECT_READ_THRESHOLD:
+        message, attachment = self._parts
+        if self._filled < len(message):
+            part, start = message, self._filled
+        else:
+            part, start = attachment, self._filled - len(message)
+        if len(part) - start < _DIRECT_READ_THRESHOLD:
             return None
-        return memoryview(self._body)[self._body_filled :]
+        return memoryview(part)[start:]
 
     def filled(self, count: int) -> None:
         """Record that ``count`` bytes were read into the last :meth:`read_target`."""
-        self._body_filled += count
+        self._filled += count
 
     @property
     def buffered(self) -> int:
@@ -136,14 +142,39 @@ class FrameDecoder:
                     return None
                 del self._buffer[: match.start()]
                 self._resyncing = False
-            if self._lengths is None:
+            if self._parts is None:
+                frame = self._take_whole()
+                if frame is not None:
+                    return frame
                 event = self._take_header()
-                if event is not None or self._lengths is None:
+                if event is not None or self._parts is None:
                     return event
             frame = self._take_body()
             if frame is None:
                 return None
             return frame
+
+    def _take_whole(self) -> Frame | None:
+        """The next frame when it is all buffered, within the limits and with a canonical header; else None (the
+        general path then decodes it, with the same result)."""
+        buffer = self._buffer
+        match = _CANONICAL.match(buffer)
+        if match is None:
+            return None
+        content_length = int(match[1])
+        attachment_length = int(match[2]) if match[2] else 0
+        start = match.end()
+        end = start + content_length + attachment_length
+        if (
+            len(buffer) < end
+            or content_length > self.max_message_bytes
+            or attachment_length > self.max_attachment_bytes
+        ):
+            return None
+        message = bytes(buffer[start : start + content_length])
+        attachment = bytes(buffer[start + content_length : end]) if attachment_length else b""
+        del buffer[:end]
+        return Frame(message, attachment)
 
     def _take_header(self) -> FrameError | None:
         window = MAX_HEADER_BYTES + len(_TERMINATOR)  # a block of MAX_HEADER_BYTES and its terminator
@@ -167,31 +198,23 @@ class FrameDecoder:
             limit = self.max_message_bytes if which == "message" else self.max_attachment_bytes
             size = content_length if which == "message" else attachment_length
             return FrameError(f"frame too large: {which} of {size} bytes exceeds the limit of {limit} bytes")
-        self._lengths = parsed
-        self._body = bytearray(content_length + attachment_length)
-        self._body_filled = 0
+        self._parts = (bytearray(content_length), bytearray(attachment_length))
+        self._filled = 0
         return None
 
     def _take_body(self) -> Frame | None:
-        assert self._body is not None
-        assert self._lengths is not None
-        wanted = len(self._body) - self._body_filled
-        if wanted and self._buffer:
-            taken = min(wanted, len(self._buffer))
-            self._body[self._body_filled : self._body_filled + taken] = self._buffer[:taken]
-            del self._buffer[:taken]
-            self._body_filled += taken
-        if self._body_filled < len(self._body):
+        assert self._parts is not None
+        message, attachment = self._parts
+        for part, start in ((message, 0), (attachment, len(message))):
+            wanted = start + len(part) - self._filled
+            if wanted > 0 and self._buffer:
+                taken = min(wanted, len(self._buffer))
+                at = self._filled - start
+                part[at : at + taken] = self._buffer[:taken]
+                del self._buffer[:taken]
+                self._filled += taken
+        if self._filled < len(message) + len(attachment):
             return None
-        content_length, _ = self._lengths
-        body = self._body
-        self._lengths = None
-        self._body = None
-        self._body_filled = 0
-        if len(body) == content_length:
-            return Frame(bytes(body))
-        view = memoryview(body)
-        message = bytes(view[:content_length])
-        del view
-        del body[:content_length]
-        return Frame(message, body)
+        self._parts = None
+        self._filled = 0
+        return Frame(bytes(message), attachment if attachment else b"")

@@ -282,6 +282,32 @@ def test_read_target_receives_a_large_attachment_in_place() -> None:
     assert decoder.read_target() is None
 
 
+def test_read_target_fills_a_large_message_then_its_attachment() -> None:
+    message = b'{"pad":"' + b"m" * 100_000 + b'"}'
+    attachment = bytes(range(256)) * 512  # 128 KiB
+    data = frame_bytes(message, attachment)
+    header = len(data) - len(message) - len(attachment)
+    decoder = FrameDecoder()
+    decoder.feed(data[:header])
+    assert decoder.next_event() is None
+    position = header
+    targets = []
+    event = None
+    while event is None:
+        target = decoder.read_target()
+        assert target is not None, "each part is large enough to be read in place"
+        count = len(target)
+        targets.append(count)
+        target[:] = data[position : position + count]
+        position += count
+        target.release()
+        decoder.filled(count)
+        event = decoder.next_event()
+    assert targets == [len(message), len(attachment)]
+    assert isinstance(event, Frame)
+    assert (event.message, event.attachment) == (message, attachment)
+
+
 def test_read_target_is_not_offered_for_small_bodies_or_with_buffered_bytes() -> None:
     decoder = FrameDecoder()
     decoder.feed(b"Content-Length: 2\r\nAttachment-Length: 10\r\n\r\n")
