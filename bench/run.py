@@ -11,9 +11,9 @@ Each case runs in a fresh Python process, so peak RSS (``VmHWM``) belongs to tha
   every streaming case also reports the CPU seconds per GiB of the parent (getrusage) and of the child
   (/proc/PID/stat), which stay steady on a shared machine where wall time drifts;
 - ``small``: the per-operation overhead through the proxy (inmemory): ``stat``, ``put_content`` of 10 bytes, a
-  4 KiB ``read_stream`` at an offset of a 32 MiB file, a 1 KB ``write_stream``, each in ms per operation, the small
-  stream operations against the ``stat`` round trip of the same run; and the CPU microseconds per ``stat`` on each
-  side over 5,000 calls;
+  4 KiB ``read_stream`` at an offset of a 32 MiB file, a 1 KB ``write_stream``, each in ms per operation (the median
+  of 5 interleaved rounds), the small stream operations against the ``stat`` round trip of the same run; and the
+  CPU microseconds per ``stat`` on each side over 5,000 calls;
 - ``pingpong``: 100-byte round trips between two processes over pipes, the ceiling of any sequential call (on an
   idle virtual machine, waking a sleeping CPU dominates it);
 - ``stat``: stat round trips per second through the proxy, sequential and from 8 threads;
@@ -29,6 +29,7 @@ import fcntl
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -47,6 +48,7 @@ STAT_SECONDS = 2.0
 THREADS = 8
 CPU_STAT_CALLS = 5000
 SMALL_OPS = 300
+SMALL_ROUNDS = 5
 TARGETS = {
     "stream_vs_pipe": 0.60,
     "small_stream_vs_stat": 2.0,
@@ -228,16 +230,17 @@ def case_small() -> dict[str, Any]:
             with driver.read_stream("/bench/large", offset) as stream:
                 return stream.read(4096)
 
-        timings = {
-            "stat": _milliseconds_per_call(lambda: driver.stat("/bench/small"), SMALL_OPS),
-            "put_content_10b": _milliseconds_per_call(
-                lambda: driver.put_content("/bench/tiny", b"0123456789"), SMALL_OPS
-            ),
-            "ranged_read_4k": _milliseconds_per_call(ranged_read, SMALL_OPS),
-            "write_stream_1k": _milliseconds_per_call(
-                lambda: driver.write_stream("/bench/written", 0, [payload]), SMALL_OPS
-            ),
+        operations: dict[str, Callable[[], object]] = {
+            "stat": lambda: driver.stat("/bench/small"),
+            "put_content_10b": lambda: driver.put_content("/bench/tiny", b"0123456789"),
+            "ranged_read_4k": ranged_read,
+            "write_stream_1k": lambda: driver.write_stream("/bench/written", 0, [payload]),
         }
+        rounds: dict[str, list[float]] = {name: [] for name in operations}
+        for _ in range(SMALL_ROUNDS):  # interleaved, so a drift of the machine's speed touches every kind alike
+            for name, operation in operations.items():
+                rounds[name].append(_milliseconds_per_call(operation, SMALL_OPS // SMALL_ROUNDS))
+        timings = {name: statistics.median(values) for name, values in rounds.items()}
         meter = CpuMeter(driver)
         meter.start()
         for _ in range(CPU_STAT_CALLS):

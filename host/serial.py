@@ -64,6 +64,28 @@ class SerialQueue:
             self._draining = True
         self._threads.run(self._drain)
 
+    def submit_or_claim(self, job: Job) -> Job | None:
+        """Queue ``job`` as :meth:`submit` does, or, when the queue is idle, hold it for the caller and return the
+        job for the caller to run on its own thread: jobs submitted meanwhile wait behind it, and run on a borrowed
+        thread once it is done."""
+        with self._lock:
+            if self._draining:
+                self._jobs.append(job)
+                return None
+            self._draining = True
+
+        def claimed() -> None:
+            try:
+                job()
+            finally:
+                with self._lock:
+                    self._draining = bool(self._jobs)
+                    queued = self._draining
+                if queued:
+                    self._threads.run(self._drain)
+
+        return claimed
+
     def _drain(self) -> None:
         while True:
             with self._lock:

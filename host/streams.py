@@ -333,12 +333,14 @@ class StreamTable:
 
     # -- requests --------------------------------------------------------------------------------------------------
 
-    def route(self, stream_id: object, job: Job, *, counted: bool) -> bool | None:
+    def route(self, stream_id: object, job: Job, *, counted: bool, here: bool = False) -> Job | bool | None:
         """Queue ``job`` behind the earlier requests of stream ``stream_id``.
 
         Returns True when queued, None when no such stream is open (the caller serves the request elsewhere, where
         it finds the stream unknown), and False when ``counted`` (a ``stream.read``/``stream.write``) would exceed
-        ``stream_window``: the job is not queued (the caller answers 1009, then interrupts a write stream).
+        ``stream_window``: the job is not queued (the caller answers 1009, then interrupts a write stream). With
+        ``here``, a stream with no request queued or running returns the job instead, for the caller to run on its
+        own thread while the stream's later requests wait behind it (:meth:`SerialQueue.submit_or_claim`).
         """
         if not isinstance(stream_id, int) or isinstance(stream_id, bool):
             return None
@@ -350,6 +352,8 @@ class StreamTable:
                 if stream.in_flight >= self._limits.stream_window:
                     return False
                 stream.in_flight += 1
+            if here:
+                return stream.requests.submit_or_claim(job) or True
             stream.requests.submit(job)
             return True
 
