@@ -6,7 +6,8 @@ announces) and ``workers`` (the host's pool size). What it does differently from
 
 - ``stat`` writes stray output to stdout first: a Python ``print``, a raw ``os.write(1, ...)`` and a C ``puts``;
 - calls on paths below ``/gated`` (``stat``, and ``write_stream`` for each chunk) wait until the process receives
-  SIGUSR1, which opens the gate for good;
+  SIGUSR1, which opens the gate for good; a write waiting with a chunk writes ``gated: holding a chunk of <path>``
+  to stderr first, so a test knows the driver holds it;
 - ``list("/boom")`` fails with an unexpected RuntimeError carrying a secret; ``delete("/backend")`` fails with a
   plain StorageDriverError (a backend failure);
 - ``url_for`` raises InvalidParameterError for an ``expiry`` below 1, else returns a fake URL.
@@ -32,6 +33,8 @@ from registry_storage.host.lifecycle import terminate
 from registry_storage.wire import Limits
 
 SECRET = "s3cr3t-internals"
+HOLDING = "gated: holding a chunk of"
+"""The stderr line (then the path) written when a write on a gated path takes a chunk and waits at the gate."""
 
 
 class GatedDriver(InMemoryDriver):
@@ -55,11 +58,14 @@ class GatedDriver(InMemoryDriver):
 
     def _write_stream(self, path: str, offset: int, chunks: Iterator[bytes]) -> int:
         if path.startswith("/gated"):
-            chunks = self._gated(chunks)
+            chunks = self._gated(chunks, path)
         return super()._write_stream(path, offset, chunks)
 
-    def _gated(self, chunks: Iterator[bytes]) -> Iterator[bytes]:
+    def _gated(self, chunks: Iterator[bytes], path: str) -> Iterator[bytes]:
         for chunk in chunks:
+            if not self.gate.is_set():
+                sys.stderr.write(f"{HOLDING} {path}\n")
+                sys.stderr.flush()
             self.gate.wait()
             yield chunk
 

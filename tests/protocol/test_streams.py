@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from .conftest import Spawn, gated_command
+from .gated_driver import HOLDING
 from .rawclient import RawClient, Reply, driver_command
 
 WINDOW = 4
@@ -307,6 +308,7 @@ def test_cancel_of_a_queued_stream_request_cancels_the_stream(gated: RawClient) 
     answered: dict[int, Reply] = {}
     ids = send_writes(gated, stream, [b"x"] * 2)
     collect(gated, ids, answered)
+    gated.wait_for_stderr(f"{HOLDING} /gated/c")  # the first chunk is the driver's; the queue holds one
     ids += send_writes(gated, stream, [b"x"] * 3)
     gated.notify("$/cancel", {"id": ids[-1]})
     while ids[-1] not in answered:
@@ -325,6 +327,7 @@ def test_stream_cancel_interrupts_writes_waiting_for_a_stuck_driver(gated: RawCl
     answered: dict[int, Reply] = {}
     ids = send_writes(gated, stream, [b"a", b"b"])
     collect(gated, ids, answered)
+    gated.wait_for_stderr(f"{HOLDING} /gated/s")  # the first chunk is the driver's; the queue holds one
     ids += send_writes(gated, stream, [b"c", b"d"])
     cancel = gated.new_id()
     gated.send({"jsonrpc": "2.0", "method": "stream.cancel", "params": {"stream": stream}, "id": cancel})
