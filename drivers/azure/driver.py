@@ -19,7 +19,7 @@ import io
 import threading
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from registry_storage.driver import PathList, StorageDriver
@@ -33,6 +33,7 @@ from registry_storage.errors import (
 from registry_storage.fileinfo import EPOCH, FileInfo
 from registry_storage.parameters import Parameter
 from registry_storage.paths import ROOT, ancestors, is_valid_path
+from registry_storage.urls import url_lifetime
 from registry_storage.walkorder import is_after, listing_ranges
 
 from .blocks import BlockWriter
@@ -41,9 +42,6 @@ from .walking import walk_infos
 
 if TYPE_CHECKING:
     from .store import BlobStore
-
-DEFAULT_URL_EXPIRY = timedelta(minutes=20)
-"""How long a URL from ``url_for`` stays valid unless the ``expiry`` option says otherwise."""
 
 _Item = TypeVar("_Item")
 _EXTRA = "pip install 'registry-storage[azure]'"
@@ -217,7 +215,7 @@ class AzureDriver(StorageDriver):
         method = str(options.get("method", "GET")).upper()
         if method not in ("GET", "HEAD"):
             raise StorageDriverError(f"url_for {path}: method {method!r} is not GET or HEAD")
-        url = self._store.signed_url(path, _expiry(path, options.get("expiry")))
+        url = self._store.signed_url(path, _expiry(options.get("expiry")))
         if url is None:
             raise UnsupportedMethodError("url_for")
         return url
@@ -250,25 +248,8 @@ def _prepend(first: _Item, rest: Iterator[_Item]) -> Iterator[_Item]:
     yield from rest
 
 
-def _expiry(path: str, value: object) -> datetime:
+def _expiry(value: object) -> datetime:
+    """The moment a URL stops being valid for the ``expiry`` option (see :func:`registry_storage.urls.url_lifetime`).
+    Raises InvalidParameterError for a bad one."""
     now = datetime.now(timezone.utc)
-    if value is None:
-        return now + DEFAULT_URL_EXPIRY
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace("z", "+00:00"))
-        except ValueError:
-            raise StorageDriverError(f"url_for {path}: expiry {value!r} is not an RFC 3339 time") from None
-    if isinstance(value, datetime):
-        if value.tzinfo is None:
-            raise StorageDriverError(f"url_for {path}: expiry must carry a time zone")
-        expiry = value
-    elif isinstance(value, timedelta):
-        expiry = now + value
-    elif isinstance(value, (int, float)) and not isinstance(value, bool):
-        expiry = now + timedelta(seconds=value)
-    else:
-        raise StorageDriverError(f"url_for {path}: expiry must be a datetime, RFC 3339 text, a timedelta or seconds")
-    if expiry <= now:
-        raise StorageDriverError(f"url_for {path}: expiry {expiry.isoformat()} is not in the future")
-    return expiry.astimezone(timezone.utc)
+    return now + url_lifetime(value, driver=DRIVER_NAME, accepted=["expiry", "method"], now=now)

@@ -85,8 +85,12 @@ def _http_response(pipeline_response: Any, deserialized: object, headers: object
 
 def is_marked_folder(properties: BlobProperties) -> bool:
     """True when the blob is a folder placeholder marked with ``hdi_isfolder=true``."""
-    metadata = properties.metadata or {}
-    return str(metadata.get(FOLDER_METADATA, "")).lower() == "true"
+    return marks_folder((properties.metadata or {}).get(FOLDER_METADATA))
+
+
+def marks_folder(value: object) -> bool:
+    """True for the ``hdi_isfolder`` metadata value (from properties or an ``x-ms-meta-`` header) of a folder."""
+    return str(value or "").lower() == "true"
 
 
 def _error_code(error: AzureError) -> str:
@@ -268,7 +272,7 @@ class BlobStore:
                     return self._empty_unless_folder(path)
                 raise
         raw = response.internal_response.raw
-        if str(response.headers.get(f"x-ms-meta-{FOLDER_METADATA}", "")).lower() == "true":
+        if marks_folder(response.headers.get(f"x-ms-meta-{FOLDER_METADATA}")):
             response.internal_response.close()
             raise PathNotFoundError(path, driver=DRIVER_NAME)
 

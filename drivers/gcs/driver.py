@@ -21,7 +21,7 @@ import itertools
 import threading
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from registry_storage.driver import PathList, StorageDriver
@@ -37,6 +37,7 @@ from registry_storage.fileinfo import EPOCH, FileInfo
 from registry_storage.keytree import depth_first, is_tree_key
 from registry_storage.parameters import Parameter
 from registry_storage.paths import ROOT, ancestors, join
+from registry_storage.urls import url_lifetime
 from registry_storage.walkorder import is_after, listing_ranges
 
 from .parameters import DRIVER_NAME, PARAMETERS, GCSSettings
@@ -49,8 +50,7 @@ if TYPE_CHECKING:
 PROBE_PAGE_SIZE = 16
 """Objects asked for when checking whether a directory has anything below it."""
 
-DEFAULT_URL_EXPIRY = timedelta(minutes=20)
-MAX_URL_EXPIRY = timedelta(days=7)
+LONGEST_URL_LIFETIME = timedelta(days=7)
 """The longest validity of a V4 signed URL."""
 
 _EXTRA = "pip install 'registry-storage[gcs]'"
@@ -280,29 +280,6 @@ def _bad_option(option: str, reason: str) -> InvalidParameterError:
 
 
 def url_expiry(value: object, now: datetime | None = None) -> timedelta:
-    """How long a URL stays valid for the ``expiry`` option: seconds, a timedelta, an aware datetime or RFC 3339
-    text (the moment it expires), or None for 20 minutes. Raises InvalidParameterError unless 1 s to 7 days."""
-    now = now or datetime.now(timezone.utc)
-    if value is None:
-        duration = DEFAULT_URL_EXPIRY
-    elif isinstance(value, bool):
-        raise _bad_option("expiry", f"expected seconds, a duration or a time, got {value!r}")
-    elif isinstance(value, (int, float)):
-        duration = timedelta(seconds=value)
-    elif isinstance(value, timedelta):
-        duration = value
-    elif isinstance(value, (str, datetime)):
-        moment = value
-        if isinstance(moment, str):
-            try:
-                moment = datetime.fromisoformat(moment.strip().replace("Z", "+00:00").replace("z", "+00:00"))
-            except ValueError:
-                raise _bad_option("expiry", f"expected an RFC 3339 time, got {value!r}") from None
-        if moment.tzinfo is None:
-            raise _bad_option("expiry", f"the time needs a time zone, got {value!r}")
-        duration = moment - now
-    else:
-        raise _bad_option("expiry", f"expected seconds, a duration or a time, got {type(value).__name__}")
-    if not timedelta(seconds=1) <= duration <= MAX_URL_EXPIRY:
-        raise _bad_option("expiry", f"the URL would be valid for {duration}; the allowed range is 1 s to 7 days")
-    return duration
+    """How long a URL stays valid for the ``expiry`` option (see :func:`registry_storage.urls.url_lifetime`; at most
+    7 days). Raises InvalidParameterError for a bad one."""
+    return url_lifetime(value, driver=DRIVER_NAME, accepted=["expiry", "method"], longest=LONGEST_URL_LIFETIME, now=now)
