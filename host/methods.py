@@ -150,6 +150,13 @@ def _stream(value: object) -> int:
     return value
 
 
+def _take_attachment(call: Call) -> bytes:
+    """The request's attachment as bytes; the frame's buffer goes at once, so a request holds one copy while it runs."""
+    content = bytes(call.attachment)
+    call.attachment = b""
+    return content
+
+
 def protocol_data(driver: str, reason: str) -> dict[str, Any]:
     """The ``data`` of a ProtocolError answer (-32600, -32601, -32602, -32700, -32002)."""
     return {"type": "ProtocolError", "driver": driver, "reason": reason}
@@ -248,9 +255,7 @@ def build_methods(session: Session) -> dict[str, Method]:
         return {"size": len(content)}
 
     def put_content(call: Call, /, *, path: object, **_: object) -> object:
-        content = bytes(call.attachment)
-        call.attachment = b""  # the frame's buffer goes now, so a request holds one copy while it runs
-        driver.put_content(_string(path, "path"), content)
+        driver.put_content(_string(path, "path"), _take_attachment(call))
         return None
 
     def stat(call: Call, /, *, path: object, **_: object) -> object:
@@ -320,8 +325,7 @@ def build_methods(session: Session) -> dict[str, Method]:
         checked = check_path(_string(path, "path"))
         chunk, whole = first_chunk(call), closing(close)
         if whole:
-            content = bytes(chunk)
-            call.attachment = b""
+            content = _take_attachment(call)
             driver.put_content(checked, content)
             return {"written": len(content)}
         stream_id = streams.open_put(checked)
@@ -357,9 +361,7 @@ def build_methods(session: Session) -> dict[str, Method]:
         start = _offset(checked, offset)
         chunk, whole = first_chunk(call), closing(close)
         if whole:  # the whole write in this request: no stream, no thread
-            content = bytes(chunk)
-            call.attachment = b""
-            return {"written": driver.write_stream(checked, start, [content] if content else [])}
+            return {"written": driver.write_stream(checked, start, [_take_attachment(call)])}
         stream_id = streams.open_write(checked, start)
         fill(cast(WriteStream, streams.get(stream_id, WriteStream)), chunk)
         return {"stream": stream_id}
