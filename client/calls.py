@@ -547,8 +547,8 @@ def write_stream(
     deadline passes), the stream is cancelled with ``stream.cancel`` and the error propagates unchanged. The
     cancel's answer is awaited (up to ``cancel_timeout``, also after a deadline), so the driver has kept the base
     plus a prefix when this returns and a caller resuming at once sees the final size. A one-request write given up
-    is cancelled with ``$/cancel`` like any single call (``put_content``): it writes all of its piece or none, and
-    may still be finishing when the caller resumes.
+    is cancelled with ``$/cancel`` like any single call (``put_content``): the driver drops it if it has not started
+    yet, else writes the whole piece, and may still be writing when the caller resumes.
     """
     limits = core.peer_limits
     source = _Pieces(max(1, min(chunk_bytes, limits.max_chunk_bytes, limits.max_attachment_bytes)))
