@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from prometheus_client import REGISTRY, generate_latest
 
@@ -68,6 +70,31 @@ def test_calls_in_flight_while_a_call_runs() -> None:
     Watching("metrics-in-flight").stat("/")
     assert seen == [1]
     assert _value("registry_storage_calls_in_flight", driver="metrics-in-flight") == 0
+
+
+def test_calls_in_flight_from_many_threads_at_once() -> None:
+    threads = 8
+    inside = threading.Barrier(threads + 1)
+    leave = threading.Event()
+
+    class Blocking(_Driver):
+        def _stat(self, path: str):  # type: ignore[no-untyped-def]
+            inside.wait(10)
+            leave.wait(10)
+            return super()._stat(path)
+
+    driver = Blocking("metrics-many")
+    for _ in range(200):  # calls that came and went leave nothing behind
+        _Driver("metrics-many").stat("/")
+    workers = [threading.Thread(target=driver.stat, args=("/",)) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    inside.wait(10)
+    assert _value("registry_storage_calls_in_flight", driver="metrics-many") == threads
+    leave.set()
+    for worker in workers:
+        worker.join(10)
+    assert _value("registry_storage_calls_in_flight", driver="metrics-many") == 0
 
 
 def test_no_label_carries_a_path() -> None:
