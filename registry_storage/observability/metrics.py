@@ -94,7 +94,8 @@ class MetricsRecorder:
     def _running(self, driver: str) -> list[None]:
         """The calls of ``driver`` running now, one item each: ``append`` and ``pop`` on a list are atomic, so the
         count needs no lock, and the in-flight gauge reads its length when scraped (a locked ``inc`` and ``dec`` of
-        the gauge cost 11,600 instructions a call, a third of the recorder's whole cost)."""
+        the gauge cost 11,600 instructions a call, a third of the recorder's whole cost). A gauge read when scraped is
+        per process: prometheus_client's multiprocess mode does not add it up across worker processes."""
         running = self._running_of.get(driver)
         if running is None:
             running = self._running_of.setdefault(driver, [])
