@@ -172,7 +172,10 @@ class FrameDecoder:
         ):
             return None
         message = bytes(buffer[start : start + content_length])
-        attachment = bytes(buffer[start + content_length : end]) if attachment_length else b""
+        attachment = b""
+        if attachment_length:
+            with memoryview(buffer) as view:  # one copy of the attachment, not a slice and then its copy
+                attachment = bytes(view[start + content_length : end])
         del buffer[:end]
         return Frame(message, attachment)
 
