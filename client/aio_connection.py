@@ -1,12 +1,13 @@
 """The asyncio edge of the client core: one driver's channel on the event loop, no thread per call or per stream.
 
-The driver's stdout is read by an event-loop reader callback (``loop.add_reader``) straight into the
-:class:`~registry_storage.client.core.ClientCore`'s buffers; each answer resolves its call's future. Frames go out
-through a queue flushed with non-blocking writes when the pipe has room (``loop.add_writer``), in order, each send
-bounded by its call's deadline: a frame not started by then is withdrawn, one cut off mid-way fails the channel.
-A call waits for its future until its deadline (then ``$/cancel`` and DeadlineExceededError); a task cancelled
-while it waits cancels the request on the driver the same way. The method-level logic is the programs of
-:mod:`.calls`, run by :meth:`AsyncConnection.run` and :meth:`AsyncConnection.iterate`.
+The driver's stdout is read by an event-loop reader callback (``loop.add_reader``) into the
+:class:`~registry_storage.client.core.ClientCore` (large attachments straight into their own bytes objects); each
+answer resolves its call's future. Frames go out through a queue flushed with non-blocking writes when the pipe has
+room (``loop.add_writer``), in order, each send bounded by its call's deadline: a frame not started by then is
+withdrawn, one cut off mid-way fails the channel. A call waits for its future until its deadline (then ``$/cancel``
+and DeadlineExceededError); a task cancelled while it waits cancels the request on the driver the same way. The
+method-level logic is the programs of :mod:`.calls`, run by :meth:`AsyncConnection.run` and
+:meth:`AsyncConnection.iterate`.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from .core import Attachment, ClientCore, Pieces, Response
 
 T = TypeVar("T")
 READ_BYTES = 64 << 10
-"""Bytes asked for when not reading an attachment straight into its buffer (as the threaded edge)."""
+"""Bytes asked for when not reading an attachment straight into its own bytes (as the threaded edge)."""
 EXIT_EXPLAINED = 2.0
 """Seconds a failed write waits for the reader to explain the driver's exit."""
 _logger = logging.getLogger("registry_storage.client")
@@ -377,13 +378,13 @@ class AsyncConnection:
 
     def _on_readable(self) -> None:
         core = self.core
-        target = core.read_target()
+        size = core.direct_read_size()
         try:
-            if target is not None:
-                count = os.readv(self._read_fd, [target])
-                target.release()
+            if size is not None:
+                piece = os.read(self._read_fd, size)
+                count = len(piece)
                 if count:
-                    core.filled(count)
+                    core.received(piece)
             else:
                 count = os.readv(self._read_fd, [self._buffer])
                 if count:

@@ -23,6 +23,7 @@ from registry_storage.fileinfo import FileInfo
 from . import calls
 from .aio_connection import AsyncConnection
 from .calls import DriverInfo, ReadPuller
+from .chunks import ChunkCursor, joined
 from .options import ProxyOptions
 from .process import DriverProcess
 
@@ -249,8 +250,7 @@ class AsyncProxyReadStream(AsyncReadStream):
         self._connection = connection
         self._puller = puller
         self._owner = owner  # keeps the proxy (and its child) alive while the stream is in use
-        self._data: bytes | bytearray = b""
-        self._position = 0
+        self._chunk = ChunkCursor()
         self._closed = False
         self._lock = asyncio.Lock()
 
@@ -266,13 +266,8 @@ class AsyncProxyReadStream(AsyncReadStream):
         chunk = await self._connection.run(self._puller.next_chunk())
         if chunk is None:
             return False
-        self._data, self._position = chunk, 0
+        self._chunk.load(chunk)
         return True
-
-    def _take(self, size: int) -> memoryview:
-        start = self._position
-        self._position = min(len(self._data), start + size)
-        return memoryview(self._data)[start : self._position]
 
     def _check_open(self) -> None:
         if self._closed:
@@ -282,32 +277,31 @@ class AsyncProxyReadStream(AsyncReadStream):
         async with self._lock:
             self._check_open()
             wanted = size if size >= 0 else -1
+            chunk = self._chunk
             parts: list[memoryview] = []
             while wanted:
-                available = len(self._data) - self._position
-                if not available:
-                    if not await self._next_chunk():
-                        break
-                    available = len(self._data)
-                piece = self._take(available if wanted < 0 else wanted)
+                if not chunk.available and not await self._next_chunk():
+                    break
+                piece = chunk.take(chunk.available if wanted < 0 else wanted)
                 parts.append(piece)
                 if wanted > 0:
                     wanted -= len(piece)
-            return parts[0].tobytes() if len(parts) == 1 else b"".join(parts)
+            return joined(parts)
 
     async def read1(self) -> bytes:
         async with self._lock:
             self._check_open()
-            if len(self._data) == self._position and not await self._next_chunk():
+            chunk = self._chunk
+            if not chunk.available and not await self._next_chunk():
                 return b""
-            return self._take(len(self._data) - self._position).tobytes()
+            return joined([chunk.take(chunk.available)])
 
     async def close(self) -> None:
         if self._closed:
             return
         async with self._lock:
             self._closed = True
-            self._data = b""
+            self._chunk.clear()
             await self._connection.run(self._puller.close())
 
 

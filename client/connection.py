@@ -3,8 +3,8 @@
 Any number of threads call through one :class:`Connection` at once. A caller builds its request (jsonrpcclient,
 with an id from a thread-safe counter), writes the frame under the write lock and waits on its own
 :class:`PendingCall`; the reader thread decodes frames with :class:`~registry_storage.wire.FrameDecoder` (reading
-large attachments straight into their final buffer) and hands each answer to the call with that id. Nothing starts
-a thread per call.
+large attachments straight into the bytes objects handed on) and hands each answer to the call with that id.
+Nothing starts a thread per call.
 
 Every call has a deadline: when it passes, the caller sends ``$/cancel``, forgets the call and raises
 DeadlineExceededError; a late answer is dropped. When the driver's stdout ends, every pending and later call fails
@@ -33,7 +33,7 @@ from .core import Attachment, ClientCore, Response
 T = TypeVar("T")
 
 READ_BYTES = 64 << 10
-"""Bytes the reader asks for when it is not reading an attachment straight into its buffer."""
+"""Bytes the reader asks for when it is not reading an attachment straight into its own bytes."""
 
 _logger = logging.getLogger("registry_storage.client")
 
@@ -439,13 +439,12 @@ class Connection:
         answered: list[PendingCall] = []
         try:
             while True:
-                target = core.read_target()
-                if target is not None:
-                    count = os.readv(fd, [target])
-                    target.release()
-                    if not count:
+                size = core.direct_read_size()
+                if size is not None:
+                    piece = os.read(fd, size)
+                    if not piece:
                         break
-                    core.filled(count)
+                    core.received(piece)
                 else:
                     count = os.readv(fd, [buffer])
                     if not count:

@@ -145,13 +145,14 @@ class ClientCore(Generic[Call]):
 
     # -- incoming ------------------------------------------------------------------------------------------------
 
-    def read_target(self) -> memoryview | None:
-        """A buffer to read the next bytes straight into (see FrameDecoder.read_target), or None: use receive."""
-        return self._decoder.read_target()
+    def direct_read_size(self) -> int | None:
+        """At most how many bytes to read with ``os.read`` and pass to :meth:`received` (see
+        FrameDecoder.direct_read_size), or None: read into a buffer and :meth:`receive` it."""
+        return self._decoder.direct_read_size()
 
-    def filled(self, count: int) -> None:
-        """Record ``count`` bytes read into the last :meth:`read_target`."""
-        self._decoder.filled(count)
+    def received(self, piece: bytes) -> None:
+        """Add ``piece``, read after :meth:`direct_read_size` offered at least its length."""
+        self._decoder.received(piece)
 
     def receive(self, data: bytes | bytearray | memoryview) -> None:
         """Add bytes received from the driver's stdout."""

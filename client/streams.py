@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from .calls import ReadPuller, write_stream
+from .chunks import ChunkCursor, joined
 from .connection import Connection
 
 _Buffer = Any  # a writable bytes-like (bytearray, memoryview, array...), as io's readinto accepts
@@ -37,8 +38,7 @@ class ProxyReadStream(io.BufferedIOBase):
         self._connection = connection
         self._puller = puller
         self._owner = owner  # keeps the proxy (and so its child) alive while the stream is in use
-        self._data: bytes | bytearray = b""
-        self._position = 0
+        self._chunk = ChunkCursor()
         self._lock = threading.Lock()
 
     @classmethod
@@ -66,18 +66,8 @@ class ProxyReadStream(io.BufferedIOBase):
         chunk = self._connection.run(self._puller.next_chunk())
         if chunk is None:
             return False
-        self._data = chunk
-        self._position = 0
+        self._chunk.load(chunk)
         return True
-
-    def _available(self) -> int:
-        return len(self._data) - self._position
-
-    def _take(self, size: int) -> memoryview:
-        """Up to ``size`` bytes of the current chunk, without copying."""
-        start = self._position
-        self._position = min(len(self._data), start + size)
-        return memoryview(self._data)[start : self._position]
 
     # -- io.BufferedIOBase ---------------------------------------------------------------------------------------
 
@@ -89,23 +79,25 @@ class ProxyReadStream(io.BufferedIOBase):
         with self._lock:
             _check_open(self)
             wanted = -1 if size is None or size < 0 else size
+            chunk = self._chunk
             parts: list[memoryview] = []
             while wanted:
-                if not self._available() and not self._next_chunk():
+                if not chunk.available and not self._next_chunk():
                     break
-                piece = self._take(self._available() if wanted < 0 else wanted)
+                piece = chunk.take(chunk.available if wanted < 0 else wanted)
                 parts.append(piece)
                 if wanted > 0:
                     wanted -= len(piece)
-            return parts[0].tobytes() if len(parts) == 1 else b"".join(parts)
+            return joined(parts)
 
     def read1(self, size: int = -1, /) -> bytes:
         """Up to ``size`` bytes from at most one chunk."""
         with self._lock:
             _check_open(self)
-            if size == 0 or (not self._available() and not self._next_chunk()):
+            chunk = self._chunk
+            if size == 0 or (not chunk.available and not self._next_chunk()):
                 return b""
-            return self._take(self._available() if size < 0 else size).tobytes()
+            return joined([chunk.take(chunk.available if size < 0 else size)])
 
     def readinto(self, buffer: _Buffer, /) -> int:
         """Fill ``buffer`` as far as the stream goes; the count (0 only at the end)."""
@@ -119,11 +111,12 @@ class ProxyReadStream(io.BufferedIOBase):
         with self._lock:
             _check_open(self)
             target = memoryview(buffer).cast("B")
+            chunk = self._chunk
             filled = 0
             while filled < len(target):
-                if not self._available() and ((filled and not whole) or not self._next_chunk()):
+                if not chunk.available and ((filled and not whole) or not self._next_chunk()):
                     break
-                piece = self._take(len(target) - filled)
+                piece = chunk.take(len(target) - filled)
                 target[filled : filled + len(piece)] = piece
                 filled += len(piece)
             return filled
@@ -133,13 +126,13 @@ class ProxyReadStream(io.BufferedIOBase):
         with self._lock:
             _check_open(self)
             limit = -1 if size is None or size < 0 else size
+            chunk = self._chunk
             parts: list[memoryview] = []
             while limit:
-                if not self._available() and not self._next_chunk():
+                if not chunk.available and not self._next_chunk():
                     break
-                end = self._data.find(b"\n", self._position) + 1 or len(self._data)
-                count = end - self._position if limit < 0 else min(end - self._position, limit)
-                piece = self._take(count)
+                line = chunk.find_line_end()
+                piece = chunk.take(line if limit < 0 else min(line, limit))
                 parts.append(piece)
                 limit -= len(piece) if limit > 0 else 0
                 if piece[-1] == 0x0A:
@@ -154,7 +147,7 @@ class ProxyReadStream(io.BufferedIOBase):
             try:
                 self._connection.run(self._puller.close())
             finally:
-                self._data = b""
+                self._chunk.clear()
                 super().close()
 
 

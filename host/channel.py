@@ -1,9 +1,10 @@
 """The I/O edge of the host: frames in from one file descriptor, frames out to another.
 
-:class:`FrameReader` reads the client's bytes with a :class:`~registry_storage.wire.FrameDecoder`; a large body (a
-1 MiB stream chunk) is read with ``readv`` straight into the buffer the decoder hands out, so its bytes are copied
-once, from the pipe to their final place. :class:`FrameWriter` writes each frame (header, message, attachment) with
-``os.writev`` under a lock, so frames from many threads never interleave. Nothing here knows JSON-RPC.
+:class:`FrameReader` reads the client's bytes with a :class:`~registry_storage.wire.FrameDecoder`; a large body
+(a 1 MiB stream chunk) is read with ``os.read`` straight into the bytes objects it is made of, so its bytes are copied
+once, from the pipe to their final place, unless it arrives in several reads (then once more, to join them).
+:class:`FrameWriter` writes each frame (header, message, attachment) with ``os.writev`` under a lock, so frames from
+many threads never interleave. Nothing here knows JSON-RPC.
 """
 
 from __future__ import annotations
@@ -84,13 +85,12 @@ class FrameReader:
                 continue
             if not self._wait():
                 return
-            target = decoder.read_target()
-            if target is not None:
-                count = self._read_into(target)
-                target.release()  # the decoder resizes the buffer once the frame is complete
-                if not count:
+            size = decoder.direct_read_size()
+            if size is not None:
+                piece = self._read(size)
+                if not piece:
                     return
-                decoder.filled(count)
+                decoder.received(piece)
             else:
                 count = self._read_into(self._scratch_view)
                 if not count:
@@ -104,6 +104,13 @@ class FrameReader:
                 if fd == self._fd:
                     return not self._stopped.is_set()
         return False
+
+    def _read(self, size: int) -> bytes:
+        """Up to ``size`` bytes of what is available; ``b""`` at end of file or when the fd broke."""
+        try:
+            return os.read(self._fd, size)
+        except OSError:
+            return b""
 
     def _read_into(self, target: memoryview) -> int:
         """Read what is available into ``target``; 0 at end of file or when the fd broke."""

@@ -5,9 +5,11 @@ A frame is a header block, a JSON-RPC message of ``Content-Length`` bytes and an
 events: :class:`Frame` for a good frame and :class:`FrameError` for a malformed or oversized one, after which it
 resynchronises as protocol.md prescribes. Nothing here reads or writes a file descriptor or starts a thread.
 
-For speed, an attachment (or a large message) can be read straight into its final buffer: when
-:meth:`FrameDecoder.read_target` returns a memoryview, the caller ``readinto``s it and reports the count with
-:meth:`FrameDecoder.filled`, and no byte is copied twice.
+For speed, an attachment (or a large message) can be read straight into the bytes objects it is made of: when
+:meth:`FrameDecoder.direct_read_size` returns a size, the caller reads at most that many bytes with ``os.read`` and
+hands the bytes object it got to :meth:`FrameDecoder.received`. A part that arrives in one read is handed on as
+that very object; one that arrives in several is joined once. Nothing is zero-filled first, and a consumer that
+needs ``bytes`` (a driver keeping a chunk, ``read_stream.read``) needs no copy of its own.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ _RESYNC = re.compile(rb"content-length:", re.IGNORECASE)
 _CANONICAL = re.compile(rb"Content-Length: ([0-9]{1,15})\r\n(?:Attachment-Length: ([0-9]{1,15})\r\n)?\r\n")
 """The header block exactly as :func:`encode_frame` writes it, parsed by one match instead of line by line."""
 _DIRECT_READ_THRESHOLD = 64 << 10
+_DIRECT_READ_MAX = 4 << 20
 
 
 @dataclass(frozen=True)
@@ -30,7 +33,7 @@ class Frame:
     """One decoded frame: the JSON-RPC message bytes and the attachment (``b""`` when none)."""
 
     message: bytes
-    attachment: bytes | bytearray = b""
+    attachment: bytes = b""
 
 
 @dataclass(frozen=True)
@@ -71,8 +74,8 @@ def _parse_header(block: bytes) -> tuple[int, int] | str:
 class FrameDecoder:
     """Turns the bytes of one direction of the channel into :class:`Frame` and :class:`FrameError` events.
 
-    Feed bytes with :meth:`feed` (or :meth:`read_target` / :meth:`filled`), then call :meth:`next_event` until it
-    returns None (more bytes needed). A frame over the limits is reported and skipped without being stored.
+    Feed bytes with :meth:`feed` (or :meth:`direct_read_size` / :meth:`received`), then call :meth:`next_event` until
+    it returns None (more bytes needed). A frame over the limits is reported and skipped without being stored.
     """
 
     def __init__(
@@ -85,10 +88,8 @@ class FrameDecoder:
         self._buffer = bytearray()
         self._resyncing = False
         self._skip = 0
-        # the frame being assembled once its header is parsed: its message and attachment, each in its own buffer
-        # (so the attachment is handed on as it is, never moved), and how many of their bytes are in
-        self._parts: tuple[bytearray, bytearray] | None = None
-        self._filled = 0
+        self._body: _Body | None = None
+        """The frame being assembled once its header is parsed."""
 
     # -- input ---------------------------------------------------------------------------------------------------
 
@@ -97,26 +98,27 @@ class FrameDecoder:
         if data:
             self._buffer += data
 
-    def read_target(self) -> memoryview | None:
-        """A buffer to read the rest of the current message or attachment straight into, or None to use :meth:`feed`.
+    def direct_read_size(self) -> int | None:
+        """How many bytes to read next straight into the message or attachment being assembled, or None: read into
+        a buffer of your own and :meth:`feed` it.
 
-        Offered only while the buffer holds no unconsumed bytes and a large part is being assembled. Release the view
-        (``view.release()``) before the next :meth:`next_event`.
+        Offered only while nothing fed is unconsumed and at least 64 KiB of the current part are still to come; at most
+        4 MiB (a pipe holds 1 MiB, so a larger read would only allocate memory it never fills).
         """
-        if self._parts is None or self._buffer or self._skip:
+        if self._body is None or self._buffer or self._skip:
             return None
-        message, attachment = self._parts
-        if self._filled < len(message):
-            part, start = message, self._filled
-        else:
-            part, start = attachment, self._filled - len(message)
-        if len(part) - start < _DIRECT_READ_THRESHOLD:
-            return None
-        return memoryview(part)[start:]
+        missing = self._body.missing
+        return min(missing, _DIRECT_READ_MAX) if missing >= _DIRECT_READ_THRESHOLD else None
 
-    def filled(self, count: int) -> None:
-        """Record that ``count`` bytes were read into the last :meth:`read_target`."""
-        self._filled += count
+    def received(self, piece: bytes) -> None:
+        """Add ``piece``, read after :meth:`direct_read_size` offered at least its length, to the current part.
+
+        Raises ValueError for a piece longer than the part still missing (nothing is added).
+        """
+        body = self._body
+        if body is None or len(piece) > body.missing:
+            raise ValueError("a piece longer than the part being read")
+        body.add(piece)
 
     @property
     def buffered(self) -> int:
@@ -142,12 +144,12 @@ class FrameDecoder:
                     return None
                 del self._buffer[: match.start()]
                 self._resyncing = False
-            if self._parts is None:
+            if self._body is None:
                 frame = self._take_whole()
                 if frame is not None:
                     return frame
                 event = self._take_header()
-                if event is not None or self._parts is None:
+                if event is not None or self._body is None:
                     return event
             frame = self._take_body()
             if frame is None:
@@ -201,23 +203,48 @@ class FrameDecoder:
             limit = self.max_message_bytes if which == "message" else self.max_attachment_bytes
             size = content_length if which == "message" else attachment_length
             return FrameError(f"frame too large: {which} of {size} bytes exceeds the limit of {limit} bytes")
-        self._parts = (bytearray(content_length), bytearray(attachment_length))
-        self._filled = 0
+        self._body = _Body(content_length, attachment_length)
         return None
 
     def _take_body(self) -> Frame | None:
-        assert self._parts is not None
-        message, attachment = self._parts
-        for part, start in ((message, 0), (attachment, len(message))):
-            wanted = start + len(part) - self._filled
-            if wanted > 0 and self._buffer:
-                taken = min(wanted, len(self._buffer))
-                at = self._filled - start
-                part[at : at + taken] = self._buffer[:taken]
-                del self._buffer[:taken]
-                self._filled += taken
-        if self._filled < len(message) + len(attachment):
+        body = self._body
+        assert body is not None
+        buffer = self._buffer
+        while buffer and body.missing:
+            taken = min(body.missing, len(buffer))
+            with memoryview(buffer) as view:  # one copy, not a slice and then its copy
+                body.add(bytes(view[:taken]))
+            del buffer[:taken]
+        if body.missing:
             return None
-        self._parts = None
-        self._filled = 0
-        return Frame(bytes(message), attachment if attachment else b"")
+        self._body = None
+        return body.frame()
+
+
+class _Body:
+    """The message and attachment of a frame whose header is parsed, as the pieces received so far.
+
+    No piece straddles the two parts, so a part received in one piece is handed on as that object.
+    """
+
+    __slots__ = ("missing", "part", "pieces", "sizes")
+
+    def __init__(self, message_length: int, attachment_length: int) -> None:
+        self.sizes = (message_length, attachment_length)
+        self.pieces: tuple[list[bytes], list[bytes]] = ([], [])
+        self.part = 0 if message_length else 1
+        """The part being received: 0 the message, 1 the attachment."""
+        self.missing = self.sizes[self.part]
+        """Bytes of the current part still to come; 0 once the frame is complete."""
+
+    def add(self, piece: bytes) -> None:
+        """Append ``piece`` (at most :attr:`missing` bytes) to the current part."""
+        self.pieces[self.part].append(piece)
+        self.missing -= len(piece)
+        if not self.missing and not self.part:
+            self.part = 1
+            self.missing = self.sizes[1]
+
+    def frame(self) -> Frame:
+        message, attachment = (pieces[0] if len(pieces) == 1 else b"".join(pieces) for pieces in self.pieces)
+        return Frame(message, attachment)

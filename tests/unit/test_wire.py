@@ -252,7 +252,24 @@ def test_frames_at_the_limits_are_accepted() -> None:
 # -- the zero-copy read path ------------------------------------------------------------------------------------
 
 
-def test_read_target_receives_a_large_attachment_in_place() -> None:
+def test_a_large_attachment_read_in_one_piece_is_handed_on_as_that_object() -> None:
+    attachment = bytes(range(256)) * 4096  # 1 MiB
+    data = frame_bytes(b'{"id":1}', attachment)
+    header = len(data) - len(attachment)
+    decoder = FrameDecoder()
+    decoder.feed(data[:header])
+    assert decoder.next_event() is None
+    assert decoder.direct_read_size() == len(attachment)
+    piece = data[header:]
+    decoder.received(piece)
+    event = decoder.next_event()
+    assert isinstance(event, Frame)
+    assert event.message == b'{"id":1}'
+    assert event.attachment is piece
+    assert decoder.direct_read_size() is None
+
+
+def test_direct_reads_in_pieces_of_any_size_give_the_attachment() -> None:
     attachment = bytes(range(256)) * 4096  # 1 MiB
     data = frame_bytes(b'{"id":1}', attachment)
     decoder = FrameDecoder()
@@ -260,29 +277,27 @@ def test_read_target_receives_a_large_attachment_in_place() -> None:
     assert decoder.next_event() is None
     position = 100
     direct = 0
-    while position < len(data):
-        target = decoder.read_target()
-        if target is None:
+    event = None
+    while event is None:
+        size = decoder.direct_read_size()
+        if size is None:
             decoder.feed(data[position : position + 10])
             position += 10
         else:
-            count = min(len(target), 65536, len(data) - position)
-            target[:count] = data[position : position + count]
-            target.release()
-            decoder.filled(count)
+            count = min(size, 65536 + 7, len(data) - position)
+            decoder.received(data[position : position + count])
             position += count
             direct += count
         event = decoder.next_event()
-        if event is not None:
-            break
     assert direct > len(attachment) // 2
     assert isinstance(event, Frame)
     assert event.message == b'{"id":1}'
     assert event.attachment == attachment
-    assert decoder.read_target() is None
+    assert type(event.attachment) is bytes
+    assert decoder.direct_read_size() is None
 
 
-def test_read_target_fills_a_large_message_then_its_attachment() -> None:
+def test_direct_reads_fill_a_large_message_then_its_attachment() -> None:
     message = b'{"pad":"' + b"m" * 100_000 + b'"}'
     attachment = bytes(range(256)) * 512  # 128 KiB
     data = frame_bytes(message, attachment)
@@ -291,34 +306,53 @@ def test_read_target_fills_a_large_message_then_its_attachment() -> None:
     decoder.feed(data[:header])
     assert decoder.next_event() is None
     position = header
-    targets = []
+    sizes = []
     event = None
     while event is None:
-        target = decoder.read_target()
-        assert target is not None, "each part is large enough to be read in place"
-        count = len(target)
-        targets.append(count)
-        target[:] = data[position : position + count]
-        position += count
-        target.release()
-        decoder.filled(count)
+        size = decoder.direct_read_size()
+        assert size is not None, "each part is large enough to be read directly"
+        sizes.append(size)
+        decoder.received(data[position : position + size])
+        position += size
         event = decoder.next_event()
-    assert targets == [len(message), len(attachment)]
+    assert sizes == [len(message), len(attachment)]
     assert isinstance(event, Frame)
     assert (event.message, event.attachment) == (message, attachment)
 
 
-def test_read_target_is_not_offered_for_small_bodies_or_with_buffered_bytes() -> None:
+def test_a_direct_read_is_not_offered_for_small_bodies_or_with_buffered_bytes() -> None:
     decoder = FrameDecoder()
     decoder.feed(b"Content-Length: 2\r\nAttachment-Length: 10\r\n\r\n")
     assert decoder.next_event() is None
-    assert decoder.read_target() is None
+    assert decoder.direct_read_size() is None
     decoder = FrameDecoder()
     decoder.feed(b"Content-Length: 2\r\nAttachment-Length: 100000\r\n\r\n{}")
     assert decoder.next_event() is None
-    assert decoder.read_target() is not None
+    assert decoder.direct_read_size() == 100000
     decoder.feed(b"x")
-    assert decoder.read_target() is None
+    assert decoder.direct_read_size() is None
+
+
+def test_a_direct_read_asks_for_at_most_4_mib_of_a_larger_attachment() -> None:
+    decoder = FrameDecoder()
+    decoder.feed(b"Content-Length: 2\r\nAttachment-Length: %d\r\n\r\n{}" % (10 << 20))
+    assert decoder.next_event() is None
+    assert decoder.direct_read_size() == 4 << 20
+    decoder.received(bytes(4 << 20))
+    decoder.received(bytes(4 << 20))
+    assert decoder.direct_read_size() == 2 << 20
+
+
+def test_a_piece_longer_than_the_part_is_refused_and_changes_nothing() -> None:
+    decoder = FrameDecoder()
+    decoder.feed(b"Content-Length: 2\r\nAttachment-Length: 100000\r\n\r\n{}")
+    assert decoder.next_event() is None
+    with pytest.raises(ValueError, match="longer than the part"):
+        decoder.received(bytes(100001))
+    decoder.received(bytes(100000))
+    event = decoder.next_event()
+    assert isinstance(event, Frame)
+    assert event.attachment == bytes(100000)
 
 
 # -- values -------------------------------------------------------------------------------------------------
