@@ -15,7 +15,7 @@ import contextlib
 from collections import deque
 from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar, Union
+from typing import Any, NamedTuple, TypeVar, Union
 
 from jsonrpcclient import Error, Ok
 
@@ -54,8 +54,7 @@ EXIT_USAGE = 2
 Answer = tuple[Union[Ok, Error], Union[bytes, bytearray]]
 
 
-@dataclass(frozen=True)
-class Send:
+class Send(NamedTuple):
     """Send a request; the edge answers with a ticket for :class:`Receive` or :class:`Drop`."""
 
     method: str
@@ -64,33 +63,30 @@ class Send:
     timeout: float | None = None
 
 
-@dataclass(frozen=True)
-class Receive:
+class Receive(NamedTuple):
     """Wait for the answer to ``ticket`` until its deadline; the edge answers ``(response, attachment)``."""
 
     ticket: Any
 
 
-@dataclass(frozen=True)
-class Drop:
+class Drop(NamedTuple):
     """Stop waiting for ``ticket``: a late answer is ignored."""
 
     ticket: Any
 
 
-@dataclass(frozen=True)
-class Pull:
+class Pull(NamedTuple):
     """The next chunk of the write's source (``b""`` at its end)."""
 
 
-@dataclass(frozen=True)
-class Emit:
+class Emit(NamedTuple):
     """Hand ``value`` to whoever iterates the program (a walk entry)."""
 
     value: Any
 
 
 Instruction = Union[Send, Receive, Drop, Pull, Emit]
+"""What a program yields; named tuples, because a call builds two of them (a frozen dataclass costs 3x as much)."""
 Program = Generator[Instruction, Any, T]
 
 

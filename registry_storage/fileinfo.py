@@ -21,6 +21,8 @@ class FileInfo:
     is_dir: bool
 
     def __post_init__(self) -> None:
+        if self.mod_time.tzinfo is timezone.utc:  # the common case, decided without a call
+            return
         if self.mod_time.tzinfo is None:
             raise ValueError("FileInfo.mod_time must be timezone-aware")
         if self.mod_time.utcoffset() != timezone.utc.utcoffset(None):
