@@ -57,7 +57,7 @@ _JSON_TYPES.update({"list": "an array", "dict": "an object"})
 class Call:
     """The bytes travelling beside one request's JSON: the attachment it came with and the one its answer carries."""
 
-    attachment: bytes | bytearray | memoryview = b""
+    attachment: bytes = b""
     reply_attachment: bytes | bytearray | memoryview = b""
 
 
@@ -151,8 +151,8 @@ def _stream(value: object) -> int:
 
 
 def _take_attachment(call: Call) -> bytes:
-    """The request's attachment as bytes; the frame's buffer goes at once, so a request holds one copy while it runs."""
-    content = bytes(call.attachment)
+    """The request's attachment, taken out of the call, so a request holds it once while it runs."""
+    content = call.attachment
     call.attachment = b""
     return content
 

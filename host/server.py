@@ -71,7 +71,7 @@ class _Job:
 
     __slots__ = ("admitted", "bytes", "call", "counted", "has_id", "id", "message", "method", "state", "stream")
 
-    def __init__(self, message: dict[str, Any], attachment: bytes | bytearray) -> None:
+    def __init__(self, message: dict[str, Any], attachment: bytes) -> None:
         self.message = message
         self.call = Call(attachment)
         self.method: str = message["method"]
