@@ -450,25 +450,12 @@ class Dispatcher:
         self._driver = driver
 
     def dispatch(self, message: object, call: Call) -> bytes | None:
-        """The response to the parsed ``message`` (None for a notification); attachments travel in ``call``.
+        """The response to the parsed ``message``, whatever it is (None for a notification); see :meth:`dispatch_valid`.
 
-        The method runs under the trace context the request's ``trace_context`` member carries, if any, so the
-        driver's spans are children of the caller's.
+        A message :func:`is_request` refuses gets jsonrpcserver's -32600.
         """
-        remote = tracing.attach_remote(message)
-        try:
-            return self._dispatch(message, call)
-        finally:
-            if remote is not None:
-                tracing.deactivate(remote)
-
-    def _dispatch(self, message: object, call: Call) -> bytes | None:
-        if is_request(message):  # jsonrpcserver's own request step: find the method, check the params, call it
-            request = create_request(cast(dict[str, Any], message))
-            _, result = dispatch_request(self._methods, call, request)
-            if request.id is NOID:
-                return None
-            return cast(bytes, self._serialize(to_serializable_one(to_response(request, result))))
+        if is_request(message):
+            return self.dispatch_valid(cast(dict[str, Any], message), call)
         reply = jsonrpcserver.dispatch(
             cast(str, message),
             methods=self._methods,
@@ -478,6 +465,25 @@ class Dispatcher:
             serializer=self._serialize,
         )
         return cast(bytes, reply) or None
+
+    def dispatch_valid(self, message: dict[str, Any], call: Call) -> bytes | None:
+        """The response to ``message``, which :func:`is_request` accepted (None for a notification); attachments
+        travel in ``call``.
+
+        jsonrpcserver's own request step runs it: find the method, check the params, call it. The method runs under
+        the trace context the request's ``trace_context`` member carries, if any, so the driver's spans are children
+        of the caller's.
+        """
+        remote = tracing.attach_remote(message)
+        try:
+            request = create_request(message)
+            _, result = dispatch_request(self._methods, call, request)
+            if request.id is NOID:
+                return None
+            return cast(bytes, self._serialize(to_serializable_one(to_response(request, result))))
+        finally:
+            if remote is not None:
+                tracing.deactivate(remote)
 
     def dispatch_unparsed(self, data: bytes) -> bytes:
         """The response to a message that did not parse as JSON: -32700 with ``id: null``."""

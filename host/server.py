@@ -237,7 +237,7 @@ class Server:
         self._streams.finish_all(1.0 if hurried else max(1.0, deadline - time.monotonic()))
         self._session.pages.close()
         if shutdown is not None and self._status is None:
-            reply = self._dispatcher.dispatch(shutdown, Call())
+            reply = self._dispatcher.dispatch_valid(shutdown, Call())
             if reply is not None:
                 self._send(reply)
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -289,7 +289,7 @@ class Server:
 
     def _serve_inline(self, message: dict[str, Any], frame: Frame) -> None:
         call = Call(frame.attachment)
-        reply = self._dispatcher.dispatch(message, call)
+        reply = self._dispatcher.dispatch_valid(message, call)
         if reply is not None:
             self._send(reply, call.reply_attachment, message.get("id"))
 
@@ -370,7 +370,7 @@ class Server:
 
     def _answer(self, job: _Job) -> None:
         try:
-            reply = self._dispatcher.dispatch(job.message, job.call)
+            reply = self._dispatcher.dispatch_valid(job.message, job.call)
         except Exception:
             logger.exception("dispatching %s failed", job.method)
             reply = self._dispatcher.error(job.id, codes.INTERNAL_ERROR, "Internal error", internal_data(self._name))
